@@ -1,0 +1,52 @@
+from django.conf import settings
+from django.db import models
+
+
+class Enrollment(models.Model):
+    """A trainee's enrollment in a program toward a target level, evaluated against one ruleset version."""
+
+    class Level(models.TextChoices):
+        I = "I", "Level I"  # noqa: E741
+        II = "II", "Level II"
+        III = "III", "Level III"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Track(models.TextChoices):
+        FULL_TIME = "full_time", "Full time"
+        PART_TIME = "part_time", "Part time"
+
+    trainee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrollments")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="enrollments")
+    mentors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="supervised_enrollments")
+    target_level = models.CharField(max_length=3, choices=Level.choices, default=Level.II)
+    track = models.CharField(max_length=10, choices=Track.choices, default=Track.FULL_TIME)
+    fte_fraction = models.DecimalField("FTE fraction", max_digits=3, decimal_places=2, default=1)
+    ruleset = models.CharField(max_length=60, default="scmr-2018-level-2")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Level I experience carried forward toward Level II (SPEC section 4).
+    carried_forward_cases = models.PositiveIntegerField(default=0)
+    carried_forward_months = models.DecimalField(max_digits=4, decimal_places=1, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program", "trainee__email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trainee", "program", "target_level"],
+                condition=models.Q(status="active"),
+                name="enrollment_one_active_per_level",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
+                name="enrollment_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trainee} — Level {self.target_level}, {self.program}"

@@ -1,0 +1,37 @@
+"""PDF rendering with WeasyPrint, locked down: no network; only data: URIs and the project's own static files."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+STATIC_PREFIX = "file:///static/"
+
+
+class LockedURLFetcher(URLFetcher):
+    """WeasyPrint follows every URL in the HTML; this one answers only data: URIs and our static files."""
+
+    def __init__(self):
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False, fail_on_errors=True)
+
+    def fetch(self, url, headers=None):
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        if url.startswith(STATIC_PREFIX):
+            found = finders.find(url[len(STATIC_PREFIX) :])
+            if found:
+                return URLFetcherResponse(url, Path(found).read_bytes())
+        raise ValueError(f"the PDF renderer does not fetch {url!r}")
+
+
+def render_pdf(template_name: str, context: dict) -> bytes:
+    """Render a template to PDF bytes. Templates refer to static files as `file:///static/<path>`."""
+    html = render_to_string(template_name, context)
+    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=LockedURLFetcher()).write_pdf()
+
+
+def absolute_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
