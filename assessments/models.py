@@ -78,7 +78,9 @@ class VerificationRequest(models.Model):
     REVIEWABLE = {Status.SUBMITTED, Status.UNDER_REVIEW, Status.VERIFIED, Status.RETURNED}
     HAS_DOSSIER = {Status.READY} | REVIEWABLE
 
-    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.PROTECT, related_name="verification_requests")
+    enrollment = models.ForeignKey(
+        "trainees.Enrollment", on_delete=models.PROTECT, related_name="verification_requests"
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.QUEUED, db_index=True)
     code = models.CharField(max_length=12, unique=True, default=_verification_code, editable=False)

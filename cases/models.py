@@ -110,7 +110,8 @@ class CaseLogEntry(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(status="signed") | (models.Q(signed_at__isnull=False) & models.Q(signed_by__isnull=False)),
+                condition=~models.Q(status="signed")
+                | (models.Q(signed_at__isnull=False) & models.Q(signed_by__isnull=False)),
                 name="entry_signed_has_signer",
             ),
             models.CheckConstraint(

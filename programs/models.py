@@ -48,7 +48,9 @@ class Program(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=models.Q(max_virtual_share__lte=100), name="program_virtual_share_max_100")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(max_virtual_share__lte=100), name="program_virtual_share_max_100")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -84,7 +86,11 @@ class Invitation(models.Model):
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=[(r.value, r.label) for r in Membership.Role if r != "director"])
     mentor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="For trainees: the mentor who supervises them.",
     )
     token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
@@ -100,7 +106,10 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                Lower("email"), "program", "role", condition=models.Q(accepted_at__isnull=True),
+                Lower("email"),
+                "program",
+                "role",
+                condition=models.Q(accepted_at__isnull=True),
                 name="invitation_one_open_per_email_role",
             )
         ]

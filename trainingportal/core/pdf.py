@@ -1,5 +1,6 @@
 """PDF rendering with WeasyPrint, locked down: no network; only data: URIs and the project's own static files."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -27,10 +28,19 @@ class LockedURLFetcher(URLFetcher):
         raise ValueError(f"the PDF renderer does not fetch {url!r}")
 
 
-def render_pdf(template_name: str, context: dict) -> bytes:
-    """Render a template to PDF bytes. Templates refer to static files as `file:///static/<path>`."""
+@dataclass(frozen=True)
+class RenderedPDF:
+    filename: str
+    content_type: str
+    content: bytes
+    page_count: int
+
+
+def render_pdf(template_name: str, context: dict, *, filename: str) -> RenderedPDF:
+    """Render a template to a PDF. Templates refer to static files by relative path (`pdf/dossier.css`)."""
     html = render_to_string(template_name, context)
-    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=LockedURLFetcher()).write_pdf()
+    document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=LockedURLFetcher()).render()
+    return RenderedPDF(filename, "application/pdf", document.write_pdf(), len(document.pages))
 
 
 def absolute_url(path: str) -> str:

@@ -20,7 +20,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "a medical record number",
-        re.compile(r"\b(?:mrn|medical record(?: number| no\.?)?|patient id|hospital (?:number|no\.?)|nhs(?: number| no\.?)?)\s*[:#]?\s*[A-Z0-9-]{4,}", re.I),
+        re.compile(
+            r"\b(?:mrn|medical record(?: number| no\.?)?|patient id|hospital (?:number|no\.?)|nhs(?: number| no\.?)?)\s*[:#]?\s*[A-Z0-9-]{4,}",
+            re.I,
+        ),
     ),
     ("an accession number", re.compile(r"\b(?:acc(?:ession)?(?: number| no\.?| #)?)\s*[:#]?\s*[A-Z0-9-]{5,}", re.I)),
     (
@@ -29,7 +32,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("a patient name", re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+[A-Z][a-z'’-]{1,}")),
     ("an e-mail address", re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")),
-    ("a phone number", re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,4}\)[\s-]?)?\d{3,4}[\s-]\d{3,4}(?:[\s-]\d{2,4})?(?![\w.])")),
+    (
+        "a phone number",
+        re.compile(
+            r"(?<![\w.])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,4}\)[\s-]?)?\d{3,4}[\s-]\d{3,4}(?:[\s-]\d{2,4})?(?![\w.])"
+        ),
+    ),
     ("a social security number", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
 ]
 

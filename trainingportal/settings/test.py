@@ -17,6 +17,7 @@ REQUIRE_MFA = True
 # Tests run tasks eagerly unless a test starts a real worker (tests/test_worker_integration.py).
 CELERY_TASK_ALWAYS_EAGER = True
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "tmp" / "test-media"))
+(BASE_DIR / "tmp").mkdir(exist_ok=True)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that a real Celery worker process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "tmp" / "test-db.sqlite3")}

@@ -1,0 +1,160 @@
+# trainingportal — developer entry points. Run `make help` for the list.
+#
+# Everything runs inside .venv (Python 3.12). `make venv` creates it if missing and re-installs
+# requirements.txt only when that file changes (stamp file .venv/.requirements-installed).
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+MANAGE  := $(PY) manage.py
+CELERY  := $(VENV)/bin/celery
+RUFF    := $(VENV)/bin/ruff
+DJLINT  := $(VENV)/bin/djlint
+STAMP   := $(VENV)/.requirements-installed
+
+# Extra arguments: make test PYTEST_ARGS="-m 'not e2e' -x", make bench BENCH_ARGS=...
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+DEMO_ADDR   ?= 127.0.0.1:8000
+
+# Apt packages the PDF and browser tests need (WeasyPrint font subsetting, pdftotext, Chromium, fonts).
+TEST_APT_PACKAGES := chromium libharfbuzz-subset0 poppler-utils fonts-dejavu-core
+
+# Dummy values for `check --deploy` only: never used to serve anything.
+CHECK_SECRET_KEY    := check-deploy-dummy-Zq8vN3xLr5Tw9KpB2mYc7HsD4fGj6QaE1uWo0iXeT
+CHECK_ALLOWED_HOSTS := trainingportal.example.org
+
+# Finds a working Python 3.12 and sets $py, or fails loudly. `python3.12` may be a pyenv shim that
+# only works with PYENV_VERSION set, so every candidate is verified by running `--version`.
+# Override with `make venv PYTHON312=/path/to/python3.12`.
+FIND_PYTHON312 = py=""; \
+	for c in $(PYTHON312) python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 \
+	         /root/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+	  if "$$c" --version 2>/dev/null | grep -q '^Python 3\.12\.'; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	  echo "ERROR: no working Python 3.12 found (tried python3.12, ~/.pyenv/versions/3.12*, /usr/bin/python3.12)." >&2; \
+	  echo "       Django 6.1 needs Python >= 3.12. Install it or run: make venv PYTHON312=/path/to/python3.12" >&2; \
+	  exit 1; \
+	fi
+
+.PHONY: help venv demo test lint format bench worker beat check clean find-python
+
+help:
+	@echo "make venv     create .venv (Python 3.12) and install requirements.txt"
+	@echo "make demo     migrate, collect static, seed demo data, run http://$(DEMO_ADDR)/"
+	@echo "              (with REDIS_URL set, also runs a Celery worker for queues celery,pdf)"
+	@echo "make test     run the test suite (PYTEST_ARGS=... to pass options)"
+	@echo "make lint     ruff check, ruff format --check, djlint --lint templates"
+	@echo "make format   ruff --fix and ruff format"
+	@echo "make check    migrations up to date; check --deploy with production settings"
+	@echo "make bench    run benchmarks"
+	@echo "make worker   Celery worker (queues celery,pdf)"
+	@echo "make beat     Celery beat (periodic tasks)"
+	@echo "make clean    remove collected static files, caches and test artefacts"
+
+find-python:
+	@$(FIND_PYTHON312); echo "$$py"; "$$py" --version
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@set -e; \
+	if [ ! -x $(PY) ]; then \
+	  $(FIND_PYTHON312); \
+	  echo "Creating $(VENV) with $$py ($$("$$py" --version))"; \
+	  rm -rf $(VENV); \
+	  "$$py" -m venv $(VENV); \
+	fi; \
+	if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "ERROR: $(VENV) uses $$($(PY) --version 2>&1); Django 6.1 needs Python >= 3.12." >&2; \
+	  echo "       Remove it (rm -rf $(VENV)) and run make venv again." >&2; \
+	  exit 1; \
+	fi; \
+	echo "Installing requirements.txt into $(VENV)"; \
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt; \
+	touch $@
+
+demo: venv
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput -v 0
+	$(MANAGE) seed_demo
+	@set -e; \
+	worker_pid=""; \
+	cleanup() { \
+	  if [ -n "$$worker_pid" ] && kill -0 "$$worker_pid" 2>/dev/null; then \
+	    echo "Stopping Celery worker ($$worker_pid)"; kill -TERM "$$worker_pid" 2>/dev/null || true; \
+	    wait "$$worker_pid" 2>/dev/null || true; \
+	  fi; \
+	}; \
+	trap cleanup EXIT; \
+	trap 'exit 130' INT; \
+	trap 'exit 143' TERM; \
+	if [ -n "$$REDIS_URL" ]; then \
+	  echo "REDIS_URL is set: starting a Celery worker (queues celery,pdf)"; \
+	  $(CELERY) -A trainingportal worker -Q celery,pdf -l info & worker_pid=$$!; \
+	else \
+	  echo "REDIS_URL not set: background tasks run eagerly inside the web process"; \
+	fi; \
+	echo ""; \
+	echo "  trainingportal demo: http://$(DEMO_ADDR)/   (Ctrl-C to stop)"; \
+	echo ""; \
+	$(MANAGE) runserver $(DEMO_ADDR)
+
+test: venv
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+	  dpkg-query -W -f='$${Status}' libharfbuzz-subset0 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing libharfbuzz-subset0"; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing test system packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES) >/dev/null \
+	      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES) >/dev/null; } \
+	      || echo "WARNING: could not install$$missing; PDF/browser tests may fail or be skipped." >&2; \
+	  else \
+	    echo "WARNING: missing$$missing (need: $(TEST_APT_PACKAGES))." >&2; \
+	    echo "         Install them as root: apt-get install --no-install-recommends $(TEST_APT_PACKAGES)" >&2; \
+	  fi; \
+	fi
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(RUFF) check .
+	$(RUFF) format --check .
+	$(DJLINT) --lint templates
+
+format: venv
+	$(RUFF) check --fix .
+	$(RUFF) format .
+
+bench: venv
+	@if [ -f bench/__main__.py ]; then \
+	  $(PY) -m bench $(BENCH_ARGS); \
+	else \
+	  echo "no benchmarks yet (issue 3)"; \
+	fi
+
+worker: venv
+	$(CELERY) -A trainingportal worker -Q celery,pdf -l info
+
+beat: venv
+	@mkdir -p tmp
+	$(CELERY) -A trainingportal beat -l info --schedule tmp/celerybeat-schedule
+
+check: venv
+	$(MANAGE) makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=trainingportal.settings.production \
+	SECRET_KEY='$(CHECK_SECRET_KEY)' ALLOWED_HOSTS='$(CHECK_ALLOWED_HOSTS)' \
+	  $(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf staticfiles tmp .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,111 @@
+"""The verification dossier (SPEC section 5): a JSON snapshot of the evidence, rendered to PDF.
+
+The snapshot is taken once, at the first attempt, and stored on the request; every later rendering uses it, so
+re-generation gives the same packet whatever happened to the training data in between.
+"""
+
+import base64
+import io
+from datetime import date
+
+import qrcode
+import qrcode.image.svg
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import CaseLogEntry, Category
+from trainees.progress import RULESET, gather_facts, level2_progress
+from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
+
+SNAPSHOT_VERSION = 1
+
+
+def _credentials(user) -> list[dict]:
+    return [
+        {"level": c.level, "body": c.body, "identifier": c.identifier, "issued_on": c.issued_on.isoformat()}
+        for c in user.credentials.all()
+    ]
+
+
+def build_snapshot(verification_request) -> dict:
+    """Collect everything the dossier prints, as plain JSON. A fixed number of queries, whatever the log size."""
+    enrollment = verification_request.enrollment
+    program = enrollment.program
+    as_of: date = timezone.localtime(verification_request.created_at).date()
+    requirements = level2_progress(gather_facts(enrollment), today=as_of)
+    entries = list(
+        CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED)
+        .select_related("case", "supervising_mentor", "signed_by")
+        .prefetch_related("case__categories")
+        .order_by("performed_on", "id")
+    )
+    categories = list(Category.objects.all())
+    coverage = {c.slug: 0 for c in categories}
+    log = []
+    for entry in entries:
+        slugs = [c.slug for c in entry.case.categories.all()]
+        for slug in slugs:
+            coverage[slug] += 1
+        log.append(
+            {
+                "date": entry.performed_on.isoformat(),
+                "reference": entry.case.reference,
+                "source": entry.case.get_source_display(),
+                "complete_study": entry.case.complete_study,
+                "categories": slugs,
+                "roles": entry.roles_display,
+                "delivery": entry.get_delivery_display(),
+                "mentor": entry.signed_by.display_name,
+                "signed_on": timezone.localtime(entry.signed_at).date().isoformat(),
+            }
+        )
+    mentors = list(enrollment.mentors.prefetch_related("credentials").order_by("email"))
+    director = program.director
+    return {
+        "version": SNAPSHOT_VERSION,
+        "code": verification_request.code,
+        "as_of": as_of.isoformat(),
+        "requested_by": verification_request.requested_by.display_name,
+        "trainee": {"name": enrollment.trainee.display_name, "email": enrollment.trainee.email},
+        "enrollment": {
+            "target_level": enrollment.target_level,
+            "start_date": enrollment.start_date.isoformat(),
+            "end_date": enrollment.end_date.isoformat() if enrollment.end_date else None,
+            "status": enrollment.get_status_display(),
+            "ruleset": enrollment.ruleset,
+            "carried_forward_cases": enrollment.carried_forward_cases,
+            "carried_forward_months": float(enrollment.carried_forward_months),
+        },
+        "program": {
+            "name": program.name,
+            "institution": program.institution,
+            "mode": program.get_mode_display(),
+            "verification_status": program.verification_status,
+            "verification_status_display": program.get_verification_status_display(),
+        },
+        "director": {"name": director.display_name, "credentials": _credentials(director)},
+        "mentors": [{"name": m.display_name, "credentials": _credentials(m)} for m in mentors],
+        "ruleset_label": RULESET,
+        "requirements": [r.as_dict() for r in requirements],
+        "coverage": [{"slug": c.slug, "name": c.name, "cases": coverage[c.slug]} for c in categories],
+        "case_log": log,
+    }
+
+
+def _qr_svg_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render_dossier(snapshot: dict) -> RenderedPDF:
+    verify_url = absolute_url(reverse("verify", args=[snapshot["code"]]))
+    context = {
+        "s": snapshot,
+        "verify_url": verify_url,
+        "qr": _qr_svg_data_uri(verify_url),
+        "program_verified": snapshot["program"]["verification_status"] == "verified",
+        "coverage_met": sum(1 for c in snapshot["coverage"] if c["cases"]),
+    }
+    return render_pdf("pdf/dossier.html", context, filename=f"dossier-{snapshot['code']}.pdf")

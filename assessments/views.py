@@ -1,0 +1,119 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from trainees.selectors import enrollment_roles, get_enrollment_for_user
+from trainingportal.core.forms import add_service_errors
+
+from . import selectors, services
+from .forms import DecisionForm
+
+
+@login_required
+@require_POST
+def request_create(request, enrollment_pk: int):
+    enrollment = get_enrollment_for_user(request.user, enrollment_pk, action="request_verification")
+    try:
+        vr = services.verification_request_create(actor=request.user, enrollment=enrollment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("trainees:progress", pk=enrollment.pk)
+    messages.success(request, "The dossier is being generated. This page updates by itself.")
+    return redirect("assessments:detail", pk=vr.pk)
+
+
+@login_required
+def request_detail(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="view")
+    context = {
+        "vr": vr,
+        "is_director": "director" in enrollment_roles(request.user, vr.enrollment),
+        "can_review": request.user.is_reviewer and vr.status in {"submitted", "under_review"},
+        "decision_form": DecisionForm(),
+    }
+    return render(request, "assessments/request_detail.html", context)
+
+
+@login_required
+def request_status(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="view")
+    return JsonResponse(
+        {
+            "status": vr.status,
+            "status_display": vr.get_status_display(),
+            "failure_reason": vr.failure_reason,
+            "in_progress": vr.in_progress,
+        }
+    )
+
+
+@login_required
+def dossier_download(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="download")
+    response = FileResponse(
+        vr.dossier.open("rb"), content_type="application/pdf", as_attachment=True, filename=f"dossier-{vr.code}.pdf"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def request_submit(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="submit")
+    try:
+        services.verification_request_submit(actor=request.user, vr=vr)
+        messages.success(request, "The dossier is submitted to SCMR for verification.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("assessments:detail", pk=vr.pk)
+
+
+@login_required
+@require_POST
+def request_retry(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="retry")
+    try:
+        services.verification_request_retry(actor=request.user, vr=vr)
+        messages.success(request, "The dossier is queued again.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("assessments:detail", pk=vr.pk)
+
+
+@login_required
+def review_queue(request):
+    if not request.user.is_reviewer:
+        raise PermissionDenied("The verification queue is for SCMR reviewers.")
+    return render(request, "assessments/review_queue.html", {"queue": selectors.review_queue(request.user)})
+
+
+@login_required
+@require_POST
+def request_decide(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="review")
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.verification_request_decide(
+                actor=request.user,
+                vr=vr,
+                verified=form.cleaned_data["decision"] == "verified",
+                reasons=form.cleaned_data["decision_reasons"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Decision recorded: {vr.get_status_display().lower()}.")
+            return redirect("assessments:queue")
+    context = {"vr": vr, "can_review": True, "decision_form": form}
+    return render(request, "assessments/request_detail.html", context, status=400)
+
+
+def verify(request, code: str):
+    """Public: anyone holding a dossier can check it is genuine. Shows no PHI and nothing from the case log."""
+    vr = selectors.get_verification_request_by_code(code)
+    return render(request, "assessments/verify.html", {"vr": vr, "has_dossier": vr.has_dossier})

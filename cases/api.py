@@ -1,0 +1,218 @@
+import django_filters
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from trainees.selectors import active_enrollment_for_trainee
+from trainingportal.core.api import AccessFunctionMixin, as_drf_error
+
+from . import selectors, services
+from .models import Case, CaseLogEntry, Category
+
+ROLE_CHOICES = CaseLogEntry.ROLE_FIELDS
+
+
+class CaseLogEntrySerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(source="case.reference", read_only=True)
+    source = serializers.CharField(source="case.source", read_only=True)
+    complete_study = serializers.BooleanField(source="case.complete_study", read_only=True)
+    indication = serializers.CharField(source="case.indication", read_only=True)
+    categories = serializers.SerializerMethodField()
+    roles = serializers.SerializerMethodField()
+    trainee = serializers.EmailField(source="enrollment.trainee.email", read_only=True)
+
+    class Meta:
+        model = CaseLogEntry
+        fields = [
+            "id",
+            "enrollment",
+            "trainee",
+            "reference",
+            "source",
+            "complete_study",
+            "indication",
+            "categories",
+            "performed_on",
+            "roles",
+            "delivery",
+            "session",
+            "supervising_mentor",
+            "findings",
+            "impression",
+            "key_measurements",
+            "status",
+            "submitted_at",
+            "mentor_feedback",
+            "mentor_agrees",
+            "signed_at",
+            "signed_by",
+            "returned_reason",
+        ]
+        read_only_fields = fields
+
+    def get_categories(self, entry) -> list[str]:
+        return [c.slug for c in entry.case.categories.all()]
+
+    def get_roles(self, entry) -> list[str]:
+        return [f for f in ROLE_CHOICES if getattr(entry, f)]
+
+
+class EntryWriteFieldsSerializer(serializers.Serializer):
+    performed_on = serializers.DateField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLE_CHOICES), allow_empty=False)
+    delivery = serializers.ChoiceField(choices=CaseLogEntry.Delivery.choices)
+    supervising_mentor = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
+    findings = serializers.CharField(required=False, allow_blank=True, default="")
+    impression = serializers.CharField()
+    key_measurements = serializers.CharField(required=False, allow_blank=True, default="")
+    submit = serializers.BooleanField(required=False, default=False, help_text="Submit for review right away.")
+
+    def entry_fields(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("submit", None)
+        roles = set(data.pop("roles"))
+        return {**data, **{f: f in roles for f in ROLE_CHOICES}}
+
+
+class EntryCreateSerializer(EntryWriteFieldsSerializer):
+    reference = serializers.CharField(max_length=40)
+    source = serializers.ChoiceField(choices=Case.Source.choices, default=Case.Source.CENTER_ARCHIVE)
+    complete_study = serializers.BooleanField(default=True)
+    indication = serializers.CharField(required=False, allow_blank=True, default="")
+    categories = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), many=True)
+
+    def entry_fields(self) -> dict:
+        fields = super().entry_fields()
+        for name in ("reference", "source", "complete_study", "indication", "categories"):
+            fields.pop(name, None)
+        return fields
+
+
+class SignSerializer(serializers.Serializer):
+    feedback = serializers.CharField()
+    agrees = serializers.BooleanField(allow_null=True, required=False, default=None)
+
+
+class ReturnSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class CaseLogFilter(django_filters.FilterSet):
+    date_from = django_filters.DateFilter(field_name="performed_on", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="performed_on", lookup_expr="lte")
+    category = django_filters.CharFilter(field_name="case__categories__slug")
+    role = django_filters.ChoiceFilter(choices=[(r, r) for r in ROLE_CHOICES], method="filter_role")
+
+    class Meta:
+        model = CaseLogEntry
+        fields = ["status", "delivery", "enrollment"]
+
+    def filter_role(self, queryset, name, value):
+        return queryset.filter(**{value: True})
+
+
+class CaseLogViewSet(
+    AccessFunctionMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Case-log entries. Trainees create and edit their own drafts; supervising mentors sign or return them."""
+
+    serializer_class = CaseLogEntrySerializer
+    filterset_class = CaseLogFilter
+    access_function = staticmethod(selectors.get_entry_for_user)
+    object_action = {
+        "update": "edit",
+        "partial_update": "edit",
+        "submit": "submit",
+        "sign": "review",
+        "return_entry": "review",
+    }
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.entries_for_user(self.request.user).order_by("-performed_on", "-id")
+
+    def _respond(self, entry, code=status.HTTP_200_OK):
+        entry = selectors.get_entry_for_user(self.request.user, entry.pk)
+        return Response(CaseLogEntrySerializer(entry).data, status=code)
+
+    @extend_schema(request=EntryCreateSerializer, responses={201: CaseLogEntrySerializer})
+    def create(self, request, *args, **kwargs):
+        enrollment = active_enrollment_for_trainee(request.user)
+        if enrollment is None:
+            raise PermissionDenied("Only trainees with an active enrollment log cases.")
+        data = EntryCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case_fields = {
+            k: data.validated_data[k] for k in ("reference", "source", "complete_study", "indication", "categories")
+        }
+        try:
+            entry = services.entry_create(
+                actor=request.user,
+                enrollment=enrollment,
+                submit=data.validated_data["submit"],
+                **case_fields,
+                **data.entry_fields(),
+            )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry, status.HTTP_201_CREATED)
+
+    @extend_schema(request=EntryWriteFieldsSerializer, responses=CaseLogEntrySerializer)
+    def update(self, request, *args, **kwargs):
+        entry = self.get_object()
+        data = EntryWriteFieldsSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        fields = (
+            data.entry_fields()
+            if "roles" in data.validated_data
+            else {k: v for k, v in data.validated_data.items() if k != "submit"}
+        )
+        try:
+            entry = services.entry_update(
+                actor=request.user, entry=entry, submit=data.validated_data.get("submit", False), **fields
+            )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)
+
+    @extend_schema(request=None, responses=CaseLogEntrySerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        try:
+            entry = services.entry_submit(actor=request.user, entry=self.get_object())
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)
+
+    @extend_schema(request=SignSerializer, responses=CaseLogEntrySerializer)
+    @action(detail=True, methods=["post"])
+    def sign(self, request, pk=None):
+        entry = self.get_object()
+        data = SignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entry = services.entry_sign(
+                actor=request.user,
+                entry=entry,
+                feedback=data.validated_data["feedback"],
+                agrees=data.validated_data["agrees"],
+            )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)
+
+    @extend_schema(request=ReturnSerializer, responses=CaseLogEntrySerializer)
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_entry(self, request, pk=None):
+        entry = self.get_object()
+        data = ReturnSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entry = services.entry_return(actor=request.user, entry=entry, reason=data.validated_data["reason"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)

@@ -1,0 +1,77 @@
+"""Reads for case-log entries, scoped by the user asking."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from programs.models import Membership
+from trainees.selectors import enrollment_roles
+
+from .models import CaseLogEntry, Category
+
+Status = CaseLogEntry.Status
+
+
+def _base() -> QuerySet[CaseLogEntry]:
+    return CaseLogEntry.objects.select_related(
+        "case", "enrollment__trainee", "enrollment__program", "supervising_mentor", "signed_by"
+    ).prefetch_related("case__categories")
+
+
+def entries_for_user(user) -> QuerySet[CaseLogEntry]:
+    """Entries the user may see: their own, their mentees', all of the programs they direct; reviewers all."""
+    if not user.is_authenticated:
+        return CaseLogEntry.objects.none()
+    if user.is_reviewer:
+        return _base()
+    directed = Membership.objects.filter(user=user, role=Membership.Role.DIRECTOR).values("program_id")
+    return (
+        _base()
+        .filter(
+            Q(enrollment__trainee=user)
+            | Q(enrollment__mentors=user)
+            | Q(supervising_mentor=user)
+            | Q(enrollment__program_id__in=directed)
+        )
+        .distinct()
+    )
+
+
+def review_inbox(user) -> QuerySet[CaseLogEntry]:
+    """Submitted entries waiting for this mentor, oldest first."""
+    return _base().filter(supervising_mentor=user, status=Status.SUBMITTED).order_by("submitted_at", "id")
+
+
+# Which relations may do what to an entry; `None` means any status.
+ENTRY_ACTIONS: dict[str, tuple[set[str], set[str] | None]] = {
+    "view": ({"trainee", "mentor", "director", "reviewer", "supervisor"}, None),
+    "edit": ({"trainee"}, set(CaseLogEntry.EDITABLE_STATUSES)),
+    "submit": ({"trainee"}, set(CaseLogEntry.EDITABLE_STATUSES)),
+    "review": ({"supervisor", "mentor"}, {Status.SUBMITTED}),
+}
+
+
+class EntryStateError(PermissionDenied):
+    """The user has the role, but the entry's status does not allow the action (e.g. editing a signed entry)."""
+
+
+def get_entry_for_user(user, pk: int, *, action: str = "view") -> CaseLogEntry:
+    """The one access point for a case-log entry. Outsiders 404, members without the role 403."""
+    entry = _base().filter(pk=pk).first()
+    if entry is None or not user.is_authenticated:
+        raise Http404("No such case-log entry.")
+    roles = enrollment_roles(user, entry.enrollment)
+    if entry.supervising_mentor_id == user.pk:
+        roles.add("supervisor")
+    if not roles and not entry.enrollment._member_of_program:
+        raise Http404("No such case-log entry.")
+    allowed_roles, allowed_statuses = ENTRY_ACTIONS[action]
+    if not roles & allowed_roles:
+        raise PermissionDenied("You do not have the role needed for this entry.")
+    if allowed_statuses is not None and entry.status not in allowed_statuses:
+        raise EntryStateError(f"This entry is {entry.get_status_display().lower()} and can no longer be changed.")
+    return entry
+
+
+def curriculum_categories() -> QuerySet[Category]:
+    return Category.objects.all()

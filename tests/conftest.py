@@ -1,0 +1,85 @@
+"""The cast, shared by every test (as in healthchecks' alice/bob/charlie):
+
+- director: directs `program` (has TOTP MFA), mentor: mentors `trainee` in `program`,
+- trainee: enrolled in `program`, other_trainee: also in `program` but not mentored by `mentor`,
+- outsider: directs another program at another institution, reviewer: SCMR reviewer (has TOTP MFA).
+"""
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+
+from programs.models import Membership
+
+from .factories import CredentialFactory, EnrollmentFactory, MembershipFactory, ProgramFactory, UserFactory
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def director(db):
+    user = UserFactory(email="director@example.test", full_name="Dana Director")
+    CredentialFactory(user=user)
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+@pytest.fixture
+def program(director):
+    return ProgramFactory(director=director, name="Example Hybrid CMR Program")
+
+
+@pytest.fixture
+def mentor(program):
+    user = UserFactory(email="mentor@example.test", full_name="Max Mentor")
+    MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
+    return user
+
+
+@pytest.fixture
+def trainee(program, mentor):
+    return UserFactory(email="trainee@example.test", full_name="Tess Trainee")
+
+
+@pytest.fixture
+def enrollment(trainee, program, mentor):
+    return EnrollmentFactory(trainee=trainee, program=program, mentors=[mentor])
+
+
+@pytest.fixture
+def other_trainee(program):
+    return UserFactory(email="other@example.test", full_name="Otto Other")
+
+
+@pytest.fixture
+def other_enrollment(other_trainee, program):
+    return EnrollmentFactory(trainee=other_trainee, program=program)
+
+
+@pytest.fixture
+def outsider(db):
+    user = UserFactory(email="outsider@example.test", full_name="Olga Outsider", institution="Elsewhere Clinic")
+    TOTP.activate(user, TOTP_SECRET)
+    ProgramFactory(director=user, institution="Elsewhere Clinic", name="Elsewhere Program")
+    return user
+
+
+@pytest.fixture
+def reviewer(db):
+    user = UserFactory(
+        email="reviewer@example.test",
+        full_name="Rita Reviewer",
+        institution="SCMR Verification Committee",
+        is_reviewer=True,
+    )
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
