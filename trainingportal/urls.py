@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("verify/<str:code>/", verify, name="verify"),
     path("accounts/", include("allauth.urls")),
+    path("account/", include("trainingportal.accounts.urls")),
     path("programs/", include("programs.urls")),
     path("enrollments/", include("trainees.urls")),
     path("cases/", include("cases.urls")),

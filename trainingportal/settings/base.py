@@ -153,7 +153,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["trainingportal.accounts.permissions.IsAuthenticatedWithRequiredMFA"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -164,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Virtual / hybrid CMR Level II training: programs, enrollments, case logs, verification dossiers.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema documents the API; it reveals no data, so tools may fetch it without signing in.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Self-hosted Swagger UI (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -3,8 +3,8 @@
 Creates one program, a director, two mentors, four trainees at different stages of their Level II training and an
 SCMR reviewer, plus a realistic, de-identified CMR case log. Everything is keyed on stable keys (e-mail addresses, the
 program name, case references, and (enrollment, case) for log entries) and generated from `random.Random(2026)`, so
-running it again leaves the same data. The generator draws a fixed number of random values per item whatever the
-date, so a re-run on a later day still produces the same case references. Existing log entries are never modified
+running it again leaves the same data. No random draw depends on today's date (dates are picked with one
+`random()` each), so a re-run on a later day still produces the same case references. Existing log entries are never modified
 (signed entries are immutable).
 """
 
