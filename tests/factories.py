@@ -46,6 +46,7 @@ class CredentialFactory(factory.django.DjangoModelFactory):
 class ProgramFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Program
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Hybrid CMR Program {n}")
     institution = "Example Heart Center"

@@ -1,5 +1,6 @@
 """PDF rendering with WeasyPrint, locked down: no network; only data: URIs and the project's own static files."""
 
+import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ class LockedURLFetcher(URLFetcher):
         if url.startswith(STATIC_PREFIX):
             found = finders.find(url[len(STATIC_PREFIX) :])
             if found:
-                return URLFetcherResponse(url, Path(found).read_bytes())
+                # Without a Content-Type WeasyPrint takes a stylesheet for text/plain and drops it.
+                content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, Path(found).read_bytes(), headers={"Content-Type": content_type})
         raise ValueError(f"the PDF renderer does not fetch {url!r}")
 
 

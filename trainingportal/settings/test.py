@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 
 from .base import *  # noqa: E402,F403
-from .base import BASE_DIR, DATABASES  # noqa: E402
+from .base import BASE_DIR, DATABASES, env  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -15,9 +15,10 @@ STORAGES = {
 }
 REQUIRE_MFA = True
 # Tests run tasks eagerly unless a test starts a real worker (tests/test_worker_integration.py).
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "tmp" / "test-media"))
 (BASE_DIR / "tmp").mkdir(exist_ok=True)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that a real Celery worker process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "tmp" / "test-db.sqlite3")}
+    # One file per pytest process, so that two runs in one checkout cannot clash.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "tmp" / f"test-db-{os.getpid()}.sqlite3")}
