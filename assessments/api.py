@@ -1,3 +1,4 @@
+import django_filters
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -38,7 +39,7 @@ class VerificationRequestSerializer(serializers.ModelSerializer):
             "decided_at",
             "decision_reasons",
         ]
-        read_only_fields = [f for f in fields if f != "enrollment"]
+        read_only_fields = fields
 
     def get_verify_url(self, vr) -> str:
         from django.urls import reverse
@@ -46,9 +47,22 @@ class VerificationRequestSerializer(serializers.ModelSerializer):
         return reverse("verify", args=[vr.code])
 
 
+class VerificationRequestCreateSerializer(serializers.Serializer):
+    # A plain integer: the access function answers 404 alike for a missing and for someone else's enrollment.
+    enrollment = serializers.IntegerField(min_value=1)
+
+
 class DecisionSerializer(serializers.Serializer):
     verified = serializers.BooleanField()
     reasons = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class VerificationRequestFilter(django_filters.FilterSet):
+    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+
+    class Meta:
+        model = VerificationRequest
+        fields = ["status", "enrollment"]
 
 
 class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -57,16 +71,17 @@ class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, v
     serializer_class = VerificationRequestSerializer
     access_function = staticmethod(selectors.get_verification_request_for_user)
     object_action = {"dossier": "download", "submit": "submit", "decide": "review"}
-    filterset_fields = ["status", "enrollment"]
+    filterset_class = VerificationRequestFilter
 
     def get_queryset(self):
         return selectors.verification_requests_for_user(self.request.user).order_by("-created_at", "-id")
 
+    @extend_schema(request=VerificationRequestCreateSerializer, responses={202: VerificationRequestSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
+        serializer = VerificationRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         enrollment = get_enrollment_for_user(
-            request.user, serializer.validated_data["enrollment"].pk, action="request_verification"
+            request.user, serializer.validated_data["enrollment"], action="request_verification"
         )
         try:
             vr = services.verification_request_create(actor=request.user, enrollment=enrollment)

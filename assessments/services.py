@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from trainingportal.core.audit import log_action
+from trainingportal.core.pdf import RENDER_ERRORS
 from trainingportal.core.phi import check_phi_fields
 
 from .dossier import build_snapshot, render_dossier
@@ -65,7 +66,7 @@ def verification_request_generate(*, pk: int) -> VerificationRequest:
     except TRANSIENT_ERRORS:
         VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(status=Status.QUEUED)
         raise
-    except Exception as exc:
+    except RENDER_ERRORS as exc:
         logger.exception("Dossier %s failed to render", vr.code)
         verification_request_fail(pk=pk, reason=f"The PDF could not be rendered ({type(exc).__name__}: {exc}).")
         vr.refresh_from_db()

@@ -21,7 +21,7 @@ def request_create(request, enrollment_pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("trainees:progress", pk=enrollment.pk)
-    messages.success(request, "The dossier is being generated. This page updates by itself.")
+    messages.success(request, f"Dossier {vr.code} requested.")
     return redirect("assessments:detail", pk=vr.pk)
 
 

@@ -106,6 +106,8 @@ class CaseLogFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(field_name="performed_on", lookup_expr="lte")
     category = django_filters.CharFilter(field_name="case__categories__slug")
     role = django_filters.ChoiceFilter(choices=[(r, r) for r in ROLE_CHOICES], method="filter_role")
+    # A plain number, not a choice among all enrollments: an unknown id must look like someone else's (no leak).
+    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
 
     class Meta:
         model = CaseLogEntry

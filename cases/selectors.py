@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from programs.models import Membership
-from trainees.selectors import enrollment_roles
+from trainees.models import Enrollment
+from trainees.selectors import enrollment_roles, enrollment_scope
 
 from .models import CaseLogEntry, Category
 
@@ -19,22 +19,12 @@ def _base() -> QuerySet[CaseLogEntry]:
 
 
 def entries_for_user(user) -> QuerySet[CaseLogEntry]:
-    """Entries the user may see: their own, their mentees', all of the programs they direct; reviewers all."""
+    """Entries the user may see: those of the enrollments they may see (trainees.selectors.enrollment_scope), plus
+    the entries they supervise."""
     if not user.is_authenticated:
         return CaseLogEntry.objects.none()
-    if user.is_reviewer:
-        return _base()
-    directed = Membership.objects.filter(user=user, role=Membership.Role.DIRECTOR).values("program_id")
-    return (
-        _base()
-        .filter(
-            Q(enrollment__trainee=user)
-            | Q(enrollment__mentors=user)
-            | Q(supervising_mentor=user)
-            | Q(enrollment__program_id__in=directed)
-        )
-        .distinct()
-    )
+    enrollments = Enrollment.objects.filter(enrollment_scope(user)).values("pk")
+    return _base().filter(Q(enrollment_id__in=enrollments) | Q(supervising_mentor=user))
 
 
 def review_inbox(user) -> QuerySet[CaseLogEntry]:
@@ -61,7 +51,7 @@ def get_entry_for_user(user, pk: int, *, action: str = "view") -> CaseLogEntry:
     if entry is None or not user.is_authenticated:
         raise Http404("No such case-log entry.")
     roles = enrollment_roles(user, entry.enrollment)
-    if entry.supervising_mentor_id == user.pk:
+    if entry.supervising_mentor_id == user.pk and entry.enrollment.trainee_id != user.pk:
         roles.add("supervisor")
     if not roles and not entry.enrollment._member_of_program:
         raise Http404("No such case-log entry.")

@@ -46,6 +46,23 @@ def _snapshot(entry: CaseLogEntry) -> dict:
     }
 
 
+def allowed_supervisors(enrollment):
+    """The enrollment's mentors; while none is assigned, any mentor of the program. Never the trainee."""
+    from django.contrib.auth import get_user_model
+
+    from programs.models import Membership
+
+    users = get_user_model().objects.exclude(pk=enrollment.trainee_id).order_by("full_name", "email")
+    assigned = users.filter(supervised_enrollments=enrollment)
+    if assigned.exists():
+        return assigned
+    return users.filter(memberships__program_id=enrollment.program_id, memberships__role=Membership.Role.MENTOR)
+
+
+def allowed_supervisor_ids(enrollment) -> set[int]:
+    return set(allowed_supervisors(enrollment).values_list("pk", flat=True))
+
+
 def _validate_entry(entry: CaseLogEntry) -> None:
     errors = {}
     if not any(getattr(entry, f) for f in CaseLogEntry.ROLE_FIELDS):
@@ -56,8 +73,7 @@ def _validate_entry(entry: CaseLogEntry) -> None:
         year=entry.enrollment.start_date.year - 5
     ):
         errors["performed_on"] = "The date is more than five years before the enrollment started."
-    mentor_ids = {m.pk for m in entry.enrollment.mentors.all()}
-    if entry.supervising_mentor_id and mentor_ids and entry.supervising_mentor_id not in mentor_ids:
+    if entry.supervising_mentor_id and entry.supervising_mentor_id not in allowed_supervisor_ids(entry.enrollment):
         errors["supervising_mentor"] = "Choose one of your mentors."
     if errors:
         raise ValidationError(errors)

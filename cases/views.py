@@ -1,29 +1,15 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from programs.models import Membership
 from trainees.selectors import active_enrollment_for_trainee
 from trainingportal.core.forms import add_service_errors
 
 from . import selectors, services
 from .forms import EntryForm, ReviewForm
-
-
-def _mentor_choices(enrollment):
-    mentors = enrollment.mentors.all()
-    if mentors.exists():
-        return mentors
-    # No mentor assigned yet: any mentor of the program can supervise.
-    return (
-        get_user_model()
-        .objects.filter(memberships__program=enrollment.program, memberships__role=Membership.Role.MENTOR)
-        .order_by("email")
-    )
 
 
 @login_required
@@ -47,7 +33,7 @@ def entry_create(request):
     enrollment = active_enrollment_for_trainee(request.user)
     if enrollment is None:
         return render(request, "cases/no_enrollment.html", status=403)
-    mentors = _mentor_choices(enrollment)
+    mentors = services.allowed_supervisors(enrollment)
     if not mentors.exists():
         messages.error(
             request, "Your program has no mentor yet, so there is nobody to review a case. Ask your director."
@@ -91,7 +77,7 @@ def entry_edit(request, pk: int):
     form = EntryForm(
         request.POST or None,
         initial=EntryForm.initial_for(entry),
-        mentors=_mentor_choices(entry.enrollment),
+        mentors=services.allowed_supervisors(entry.enrollment),
         lock_case=True,
     )
     if request.method == "POST" and form.is_valid():

@@ -35,6 +35,7 @@ def get_program_for_user(user, pk: int, *, action: str = "view") -> Program:
     roles = roles_in_program(user, pk) if program else set()
     if program is None or not (roles or user.is_reviewer):
         raise Http404("No such program.")
+    program.viewer_roles = roles  # saves the caller a second query
     if action == "view":
         return program
     if action == "manage" and Role.DIRECTOR in roles:

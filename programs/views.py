@@ -36,8 +36,7 @@ def program_create(request):
 @login_required
 def program_detail(request, pk: int):
     program = selectors.get_program_for_user(request.user, pk, action="view")
-    roles = selectors.roles_in_program(request.user, pk)
-    is_director = Membership.Role.DIRECTOR in roles
+    is_director = Membership.Role.DIRECTOR in program.viewer_roles
     enrollments = program_enrollments(program)
     if not (is_director or request.user.is_reviewer):
         # Mentors see the trainees they supervise; trainees see only themselves.

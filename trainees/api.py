@@ -1,3 +1,4 @@
+import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
@@ -56,12 +57,20 @@ class ProgressSerializer(serializers.Serializer):
     pending_reviews = serializers.IntegerField()
 
 
+class EnrollmentFilter(django_filters.FilterSet):
+    program = django_filters.NumberFilter(field_name="program_id")
+
+    class Meta:
+        model = Enrollment
+        fields = ["program", "status"]
+
+
 class EnrollmentViewSet(AccessFunctionMixin, viewsets.ReadOnlyModelViewSet):
     """Enrollments you may see: your own, your mentees', those of programs you direct (reviewers: all)."""
 
     serializer_class = EnrollmentSerializer
     access_function = staticmethod(selectors.get_enrollment_for_user)
-    filterset_fields = ["program", "status"]
+    filterset_class = EnrollmentFilter
 
     def get_queryset(self):
         return selectors.enrollments_for_user(self.request.user).order_by("id")

@@ -6,7 +6,7 @@ and the dossier.
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Count, Q
 
@@ -77,7 +77,8 @@ def level2_progress(facts: Facts, *, today: date) -> list[Requirement]:
     last_day = min(today, facts.end_date) if facts.end_date else today
     days = max((last_day - facts.start_date).days, 0)
     months = (Decimal(days) / DAYS_PER_MONTH * facts.fte_fraction + facts.carried_forward_months).quantize(
-        Decimal("0.1")
+        Decimal("0.1"),
+        rounding=ROUND_DOWN,  # 90 days are 2.96 months: not yet 3
     )
     return [
         Requirement(

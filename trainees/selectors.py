@@ -12,15 +12,33 @@ from .models import Enrollment
 Role = Membership.Role
 
 
+def reviewable_enrollment_ids(user) -> QuerySet:
+    """Enrollments an SCMR reviewer may read: those with a dossier submitted to SCMR, outside the reviewer's own
+    institution (conflict of interest). Reviewers never see training data that was not put before them."""
+    from assessments.models import VerificationRequest
+
+    qs = VerificationRequest.objects.filter(status__in=VerificationRequest.REVIEWABLE)
+    if user.institution:
+        qs = qs.exclude(enrollment__program__institution__iexact=user.institution.strip())
+    return qs.values("enrollment_id")
+
+
+def enrollment_scope(user) -> Q:
+    """The enrollments `user` may read, as a filter on Enrollment."""
+    directed = Membership.objects.filter(user=user, role=Role.DIRECTOR).values("program_id")
+    scope = Q(trainee=user) | Q(mentors=user) | Q(program_id__in=directed)
+    if user.is_reviewer:
+        scope |= Q(pk__in=reviewable_enrollment_ids(user))
+    return scope
+
+
 def enrollments_for_user(user) -> QuerySet[Enrollment]:
-    """Enrollments the user may see: their own, those they mentor, all of the programs they direct; reviewers all."""
+    """Enrollments the user may see: their own, those they mentor, all of the programs they direct, and for SCMR
+    reviewers those submitted for verification."""
     if not user.is_authenticated:
         return Enrollment.objects.none()
-    qs = Enrollment.objects.select_related("trainee", "program")
-    if user.is_reviewer:
-        return qs.all()
-    directed = Membership.objects.filter(user=user, role=Role.DIRECTOR).values("program_id")
-    return qs.filter(Q(trainee=user) | Q(mentors=user) | Q(program_id__in=directed)).distinct()
+    visible = Enrollment.objects.filter(enrollment_scope(user)).values("pk")
+    return Enrollment.objects.select_related("trainee", "program").filter(pk__in=visible)
 
 
 def enrollment_roles(user, enrollment: Enrollment) -> set[str]:
@@ -33,7 +51,7 @@ def enrollment_roles(user, enrollment: Enrollment) -> set[str]:
         roles.add("mentor")
     if Role.DIRECTOR in program_roles:
         roles.add("director")
-    if user.is_reviewer:
+    if user.is_reviewer and reviewable_enrollment_ids(user).filter(enrollment_id=enrollment.pk).exists():
         roles.add("reviewer")
     enrollment._member_of_program = bool(program_roles)
     return roles

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 STATIC_PREFIX = "file:///static/"
+# What a failed rendering can raise. WeasyPrint's fatal fetch error is a BaseException, so `except Exception` misses it.
+RENDER_ERRORS = (Exception, FatalURLFetchingError)
 
 
 class LockedURLFetcher(URLFetcher):
@@ -42,7 +44,11 @@ class RenderedPDF:
 def render_pdf(template_name: str, context: dict, *, filename: str) -> RenderedPDF:
     """Render a template to a PDF. Templates refer to static files by relative path (`pdf/dossier.css`)."""
     html = render_to_string(template_name, context)
-    document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=LockedURLFetcher()).render()
+    try:
+        document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=LockedURLFetcher()).render()
+    except FatalURLFetchingError as exc:
+        # A BaseException in WeasyPrint: turn it into an ordinary error so callers can mark the job failed.
+        raise ValueError(f"a resource of the PDF could not be loaded: {exc.__cause__ or exc}") from exc
     return RenderedPDF(filename, "application/pdf", document.write_pdf(), len(document.pages))
 
 

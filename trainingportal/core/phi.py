@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
-_DATE = rf"(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+{_MONTHS}\.?\s+\d{{4}}|{_MONTHS}\.?\s+\d{{1,2}},?\s+\d{{4}})"
+_DATE = rf"(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?[\s./-]+{_MONTHS}\.?[\s./-]+\d{{2,4}}|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+# An identifier has at least one digit: "MRN redacted" or "NHS Trust" is not one.
+_ID = r"(?=[A-Z0-9-]*\d)[A-Z0-9-]{4,}"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -21,24 +23,36 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "a medical record number",
         re.compile(
-            r"\b(?:mrn|medical record(?: number| no\.?)?|patient id|hospital (?:number|no\.?)|nhs(?: number| no\.?)?)\s*[:#]?\s*[A-Z0-9-]{4,}",
-            re.I,
+            rf"\b(?:mrn|medical record(?: number| no\.?)?|patient id|hospital (?:number|no\.?))\s*[:#]?\s*{_ID}", re.I
         ),
     ),
-    ("an accession number", re.compile(r"\b(?:acc(?:ession)?(?: number| no\.?| #)?)\s*[:#]?\s*[A-Z0-9-]{5,}", re.I)),
+    ("a medical record number", re.compile(r"\bnhs(?: number| no\.?)?\s*[:#]?\s*\d{3}[\s-]?\d{3}[\s-]?\d{4}\b", re.I)),
     (
-        "a patient name",
-        re.compile(r"\b(?:patient(?: name)?|pt|name|surname)\s*[:=]\s*[A-Z][a-z'’-]+", re.I),
+        "an accession number",
+        re.compile(
+            rf"\b(?:acc(?:ession)?(?:\s*(?:number|no\.?))?\s*[:#]|accession(?:\s*(?:number|no\.?))?)\s*{_ID}", re.I
+        ),
     ),
-    ("a patient name", re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+[A-Z][a-z'’-]{1,}")),
+    # The keyword in any case, the name capitalised: "Patient: Smith", "Pt name: SMITH", not "patient: cooperative".
+    ("a patient name", re.compile(r"\b(?i:patient(?: name)?|pt|name|surname)\s*[:=]\s*[A-Z][A-Za-z'’-]+")),
+    ("a patient name", re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+[A-Z][A-Za-z'’-]+")),
     ("an e-mail address", re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")),
     (
         "a phone number",
+        # International (+44 20 7946 0958), area code in brackets, national trunk 0 (07700 900123), US 617-555-0182.
+        # Not bare number ranges: "T1 1010-1050 ms", "EDV 120-180 ml".
         re.compile(
-            r"(?<![\w.])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,4}\)[\s-]?)?\d{3,4}[\s-]\d{3,4}(?:[\s-]\d{2,4})?(?![\w.])"
+            r"(?<![\w.])(?:\+\d{1,3}[\s.-]?(?:\(0\)\s?)?\d{1,4}(?:[\s.-]?\d{2,4}){2,3}"
+            r"|\(\d{2,4}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4}"
+            r"|0\d{2,4}[\s.-]?\d{3,4}[\s.-]?\d{3,4}"
+            r"|\d{3}[\s.-]\d{3}[\s.-]\d{4})(?![\w.])"
         ),
     ),
     ("a social security number", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+    (
+        "a social security number",
+        re.compile(r"\b(?:ssn|social security(?: number| no\.?)?)\s*[:#]?\s*\d{3}[\s-]?\d{2}[\s-]?\d{4}\b", re.I),
+    ),
 ]
 
 
