@@ -9,7 +9,10 @@ pseudonymous_reference = RegexValidator(
 
 
 class Category(models.Model):
-    """An SCMR curriculum topic (see cases/curriculum.py; rows are created by a data migration)."""
+    """One of the 15 SCMR Level I curriculum topics; the rows come from migration 0003_seed_curriculum_topics.
+
+    Slugs are stable: rulesets and exports refer to them.
+    """
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
