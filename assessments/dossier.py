@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseLogEntry, Category
-from trainees.progress import RULESET, gather_facts, level2_progress
+from trainees.progress import report_for, ruleset_for
 from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
 
 SNAPSHOT_VERSION = 1
@@ -32,7 +32,8 @@ def build_snapshot(verification_request) -> dict:
     enrollment = verification_request.enrollment
     program = enrollment.program
     as_of: date = timezone.localtime(verification_request.created_at).date()
-    requirements = level2_progress(gather_facts(enrollment), today=as_of)
+    report = report_for(enrollment, today=as_of)
+    ruleset = ruleset_for(enrollment)
     entries = list(
         CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED)
         .select_related("case", "supervising_mentor", "signed_by")
@@ -85,8 +86,12 @@ def build_snapshot(verification_request) -> dict:
         },
         "director": {"name": director.display_name, "credentials": _credentials(director)},
         "mentors": [{"name": m.display_name, "credentials": _credentials(m)} for m in mentors],
-        "ruleset_label": RULESET,
-        "requirements": [r.as_dict() for r in requirements],
+        "ruleset_label": f"{ruleset.title} ({ruleset.label})",
+        "citations": ruleset.citations,
+        # Evidence ids stay out of the packet: the case log below is the evidence, in full.
+        "requirements": [{k: v for k, v in r.as_dict().items() if k != "evidence"} for r in report.requirements],
+        "missing": report.missing,
+        "flags": [{"code": f.code, "message": f.message} for f in report.flags],
         "coverage": [{"slug": c.slug, "name": c.name, "cases": coverage[c.slug]} for c in categories],
         "case_log": log,
     }

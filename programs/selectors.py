@@ -40,7 +40,9 @@ def get_program_for_user(user, pk: int, *, action: str = "view") -> Program:
         return program
     if action == "manage" and Role.DIRECTOR in roles:
         return program
-    raise PermissionDenied("Only the program director can do this.")
+    if action == "dashboard" and roles & {Role.DIRECTOR, Role.MENTOR}:
+        return program
+    raise PermissionDenied("Only the program director (or, for the dashboard, a mentor) can do this.")
 
 
 def program_members(program: Program) -> QuerySet[Membership]:
@@ -64,3 +66,19 @@ def get_invitation_by_token(token: str) -> Invitation:
     if invitation is None:
         raise Http404("This invitation link is not valid.")
     return invitation
+
+
+def dashboard_enrollments(program: Program, *, user, status: str = "active", query: str = ""):
+    """Enrollments on the dashboard: all of the program for its director, the supervised ones for a mentor."""
+    from trainees.models import Enrollment
+
+    qs = Enrollment.objects.filter(program=program).select_related("trainee", "program")
+    if Role.DIRECTOR not in getattr(program, "viewer_roles", roles_in_program(user, program.pk)):
+        qs = qs.filter(mentors=user)
+    if status in Enrollment.Status.values:
+        qs = qs.filter(status=status)
+    if query:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(trainee__full_name__icontains=query) | Q(trainee__email__icontains=query))
+    return list(qs.order_by("trainee__full_name", "trainee__email"))

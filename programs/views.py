@@ -37,6 +37,7 @@ def program_create(request):
 def program_detail(request, pk: int):
     program = selectors.get_program_for_user(request.user, pk, action="view")
     is_director = Membership.Role.DIRECTOR in program.viewer_roles
+    is_mentor = Membership.Role.MENTOR in program.viewer_roles
     enrollments = program_enrollments(program)
     if not (is_director or request.user.is_reviewer):
         # Mentors see the trainees they supervise; trainees see only themselves.
@@ -46,6 +47,7 @@ def program_detail(request, pk: int):
     context = {
         "program": program,
         "is_director": is_director,
+        "is_mentor": is_mentor,
         "enrollments": enrollments,
         "members": selectors.program_members(program) if is_director else None,
         "invitations": selectors.open_invitations(program) if is_director else None,
@@ -142,3 +144,46 @@ def invitation_accept(request, token: str):
             return redirect("home")
     context["form"] = form
     return render(request, "programs/invitation_accept.html", context)
+
+
+@login_required
+def program_dashboard(request, pk: int):
+    """Every trainee of the program against their ruleset (mentors: the trainees they supervise)."""
+    from trainees.progress import dashboard_rows
+    from trainingportal.core import charts
+
+    from . import dashboard
+
+    program = selectors.get_program_for_user(request.user, pk, action="dashboard")
+    enrollments = selectors.dashboard_enrollments(
+        program,
+        user=request.user,
+        status=request.GET.get("status", "active"),
+        query=request.GET.get("q", "").strip(),
+    )
+    rows = [dashboard.Row(e, report, weekly) for e, report, weekly in dashboard_rows(enrollments)]
+    columns = dashboard.columns_for(rows)
+    flag = request.GET.get("flag") or None
+    sort = request.GET.get("sort", "name")
+    rows = dashboard.filter_and_sort(rows, flag=flag, sort=sort)
+    if request.GET.get("format") == "csv":
+        return dashboard.csv_response(program, rows, columns)
+    for row in rows:
+        row.sparkline = charts.sparkline(row.weekly)
+        row.cells = [row.cell(key) for key, _ in columns]
+    params = request.GET.copy()
+    params.pop("sort", None)
+    context = {
+        "program": program,
+        "rows": rows,
+        "columns": columns,
+        "flag": flag,
+        "flags": dashboard.FLAG_LABELS,
+        "sort": sort,
+        "status": request.GET.get("status", "active"),
+        "query": request.GET.get("q", ""),
+        "base_query": params.urlencode(),
+        "csv_query": (params.urlencode() + "&" if params else "") + f"sort={sort}&format=csv",
+        "is_director": Membership.Role.DIRECTOR in program.viewer_roles,
+    }
+    return render(request, "programs/program_dashboard.html", context)

@@ -1,5 +1,4 @@
 import django_filters
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -9,7 +8,7 @@ from trainingportal.core.api import AccessFunctionMixin
 
 from . import selectors
 from .models import Enrollment
-from .progress import RULESET, gather_facts, level2_progress
+from .progress import report_for
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
@@ -40,21 +39,49 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 class RequirementSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
+    kind = serializers.CharField()
     unit = serializers.CharField()
     required = serializers.FloatField()
     achieved = serializers.FloatField()
     remaining = serializers.FloatField()
     met = serializers.BooleanField()
+    at_most = serializers.BooleanField(help_text="A ceiling (e.g. the virtual share) instead of a minimum.")
     percent = serializers.IntegerField()
+    evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the counted entries.")
+    forecast = serializers.DateField(allow_null=True, help_text="Projected date at the recent pace.")
     source = serializers.CharField()
+    confidence = serializers.CharField()
+    local = serializers.BooleanField()
+    overlay = serializers.BooleanField(help_text="From the SCMR 2021 virtual-training overlay.")
+    missing = serializers.CharField()
+    detail = serializers.DictField()
+
+
+class FlagSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["behind_pace", "over_virtual_cap", "reviews_waiting", "missing_in_person", "group_cap"]
+    )
+    message = serializers.CharField()
 
 
 class ProgressSerializer(serializers.Serializer):
     enrollment = serializers.IntegerField()
     ruleset = serializers.CharField()
+    ruleset_title = serializers.CharField()
     as_of = serializers.DateField()
+    all_met = serializers.BooleanField()
+    met_count = serializers.IntegerField()
     requirements = RequirementSerializer(many=True)
+    missing = serializers.ListField(child=serializers.CharField())
+    flags = FlagSerializer(many=True)
+    pace_per_week = serializers.FloatField()
+    virtual_count = serializers.IntegerField()
+    in_person_count = serializers.IntegerField()
+    virtual_share = serializers.FloatField(allow_null=True)
     pending_reviews = serializers.IntegerField()
+    reviews_waiting_over_7_days = serializers.IntegerField()
+    expected_end = serializers.DateField(allow_null=True)
+    forecast = serializers.DateField(allow_null=True)
 
 
 class EnrollmentFilter(django_filters.FilterSet):
@@ -78,15 +105,5 @@ class EnrollmentViewSet(AccessFunctionMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=ProgressSerializer)
     @action(detail=True)
     def progress(self, request, pk=None):
-        enrollment = self.get_object()
-        facts = gather_facts(enrollment)
-        today = timezone.localdate()
-        return Response(
-            {
-                "enrollment": enrollment.pk,
-                "ruleset": RULESET,
-                "as_of": today,
-                "requirements": [r.as_dict() for r in level2_progress(facts, today=today)],
-                "pending_reviews": facts.pending,
-            }
-        )
+        """Where the trainee stands against their ruleset: the requirement engine's Report."""
+        return Response(report_for(self.get_object()).as_dict())

@@ -50,3 +50,23 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trainee} — Level {self.target_level}, {self.program}"
+
+
+class LeavePeriod(models.Model):
+    """Time away from training (inclusive dates); it does not count toward the training duration."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="leave_periods")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="leave_end_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Leave {self.start_date}–{self.end_date}"

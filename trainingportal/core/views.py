@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from assessments.selectors import review_queue
 from cases.selectors import review_inbox
 from programs.selectors import programs_for_user
-from trainees.progress import gather_facts, level2_progress
+from trainees.progress import report_for
 from trainees.selectors import active_enrollment_for_trainee
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,12 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    from django.utils import timezone
-
     user = request.user
     enrollment = active_enrollment_for_trainee(user)
     context = {
         "programs": programs_for_user(user)[:20] if not user.is_reviewer else None,
         "enrollment": enrollment,
-        "requirements": level2_progress(gather_facts(enrollment), today=timezone.localdate()) if enrollment else None,
+        "report": report_for(enrollment) if enrollment else None,
         "inbox_count": review_inbox(user).count(),
         "queue_count": review_queue(user).count() if user.is_reviewer else None,
     }

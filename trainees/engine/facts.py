@@ -1,0 +1,91 @@
+"""Plain data the engine evaluates. Built by trainees.selectors.gather_facts*, or by hand in tests."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+ACQUISITION_ROLES = frozenset({"acquired_hands_on", "observed_console"})
+IN_PERSON = "in_person"
+
+
+@dataclass(frozen=True)
+class EntryFact:
+    """A signed case-log entry."""
+
+    id: int
+    date: date
+    roles: frozenset[str]
+    delivery: str  # in_person | virtual_live_two_way | asynchronous
+    source: str = "center_archive"
+    complete_study: bool = True
+    categories: frozenset[str] = frozenset()
+    session_type: str | None = None
+    console_shared: bool = False
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.delivery != IN_PERSON
+
+    @property
+    def virtual_acquisition_without_console(self) -> bool:
+        """Virtual acquisition counts only from a live acquisition session with the scanner console shared."""
+        return (
+            bool(self.roles & ACQUISITION_ROLES)
+            and self.is_virtual
+            and not (self.session_type == "live_acquisition" and self.console_shared)
+        )
+
+
+@dataclass(frozen=True)
+class SessionFact:
+    """A training session the trainee attended."""
+
+    id: int
+    type: str
+    delivery: str
+    date: date
+    minutes: int
+    mentor_id: int
+    attendees: int  # trainees attending with this session's mentor
+    console_shared: bool = False
+    active_input: bool = False
+
+    @property
+    def is_didactic(self) -> bool:
+        return self.type in ("didactic_live", "didactic_recorded")
+
+
+@dataclass(frozen=True)
+class SignOffFact:
+    competency: str
+    delivery: str  # in_person | virtual
+    date: date
+    in_person_required: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramFacts:
+    mode: str = "hybrid"
+    max_virtual_share: int = 50
+    interactive_group_cap: int = 4
+
+
+@dataclass(frozen=True)
+class Facts:
+    enrollment_id: int
+    start_date: date
+    end_date: date | None = None
+    status: str = "active"
+    fte_fraction: Decimal = Decimal(1)
+    carried_forward_cases: int = 0
+    carried_forward_months: Decimal = Decimal(0)
+    leave: tuple[tuple[date, date], ...] = ()
+    entries: tuple[EntryFact, ...] = ()
+    pending_reviews: int = 0
+    reviews_waiting_over_7_days: int = 0
+    drafts: int = 0
+    sessions: tuple[SessionFact, ...] = ()
+    sign_offs: tuple[SignOffFact, ...] = ()
+    program: ProgramFacts = field(default_factory=ProgramFacts)
+    # (slug, name) of the curriculum topics; empty means the built-in SCMR list (engine.evaluate.CURRICULUM).
+    curriculum: tuple[tuple[str, str], ...] = ()
