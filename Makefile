@@ -135,12 +135,20 @@ format: venv
 	$(RUFF) check --fix .
 	$(RUFF) format .
 
+# Needs PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/trainingportal_bench); see bench/README.md.
 bench: venv
-	@if [ -f bench/__main__.py ]; then \
-	  $(PY) -m bench $(BENCH_ARGS); \
-	else \
-	  echo "no benchmarks yet (issue 3)"; \
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing wrk (HTTP load generator)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends wrk >/dev/null \
+	      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; } \
+	      || echo "WARNING: could not install wrk; the benchmark falls back to a Python load generator." >&2; \
+	  else \
+	    echo "WARNING: wrk is missing (apt-get install wrk); the benchmark falls back to a Python load generator." >&2; \
+	  fi; \
 	fi
+	$(PY) -m bench $(BENCH_ARGS)
 
 worker: venv
 	$(CELERY) -A trainingportal worker -Q celery,pdf -l info

@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseLogEntry, Category
-from trainees.progress import report_for, ruleset_for
+from trainees.progress import progress_with_chart_data
+from trainingportal.core import charts
 from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: requirement engine report, chart series, virtual share
 
 
 def _credentials(user) -> list[dict]:
@@ -32,8 +33,8 @@ def build_snapshot(verification_request) -> dict:
     enrollment = verification_request.enrollment
     program = enrollment.program
     as_of: date = timezone.localtime(verification_request.created_at).date()
-    report = report_for(enrollment, today=as_of)
-    ruleset = ruleset_for(enrollment)
+    report, _facts, ruleset, primary, points = progress_with_chart_data(enrollment, today=as_of)
+    primary_result = report.requirement(primary.key) if primary else None
     entries = list(
         CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED)
         .select_related("case", "supervising_mentor", "signed_by")
@@ -83,6 +84,7 @@ def build_snapshot(verification_request) -> dict:
             "mode": program.get_mode_display(),
             "verification_status": program.verification_status,
             "verification_status_display": program.get_verification_status_display(),
+            "max_virtual_share": program.max_virtual_share,
         },
         "director": {"name": director.display_name, "credentials": _credentials(director)},
         "mentors": [{"name": m.display_name, "credentials": _credentials(m)} for m in mentors],
@@ -91,6 +93,15 @@ def build_snapshot(verification_request) -> dict:
         # Evidence ids stay out of the packet: the case log below is the evidence, in full.
         "requirements": [{k: v for k, v in r.as_dict().items() if k != "evidence"} for r in report.requirements],
         "missing": report.missing,
+        "chart": {
+            "label": primary_result.label,
+            "target": int(primary_result.required),
+            "forecast": primary_result.forecast.isoformat() if primary_result.forecast else None,
+            "points": [[day.isoformat(), count] for day, count in points],
+        }
+        if primary_result
+        else None,
+        "virtual": {"virtual": report.virtual_count, "in_person": report.in_person_count},
         "flags": [{"code": f.code, "message": f.message} for f in report.flags],
         "coverage": [{"slug": c.slug, "name": c.name, "cases": coverage[c.slug]} for c in categories],
         "case_log": log,
@@ -106,8 +117,27 @@ def _qr_svg_data_uri(text: str) -> str:
 
 def render_dossier(snapshot: dict) -> RenderedPDF:
     verify_url = absolute_url(reverse("verify", args=[snapshot["code"]]))
+    chart = snapshot.get("chart")
+    as_of = date.fromisoformat(snapshot["as_of"])
+    start = date.fromisoformat(snapshot["enrollment"]["start_date"])
+    forecast = date.fromisoformat(chart["forecast"]) if chart and chart["forecast"] else None
     context = {
         "s": snapshot,
+        "chart": charts.cumulative_chart(
+            [(date.fromisoformat(d), n) for d, n in chart["points"]],
+            target=chart["target"],
+            start=start,
+            end=max(as_of, forecast or as_of),
+            forecast=forecast,
+            title=f"{chart['label']}: cumulative",
+        )
+        if chart
+        else None,
+        "share_chart": charts.share_bar(
+            virtual=snapshot["virtual"]["virtual"],
+            in_person=snapshot["virtual"]["in_person"],
+            cap_percent=snapshot["program"]["max_virtual_share"],
+        ),
         "verify_url": verify_url,
         "qr": _qr_svg_data_uri(verify_url),
         "program_verified": snapshot["program"]["verification_status"] == "verified",

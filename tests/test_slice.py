@@ -73,7 +73,7 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
             "indication": "Chest pain, unobstructed coronaries",
             "categories": [Category.objects.get(slug="infarction-viability").pk],
             "roles": ["interpreted", "acquired_hands_on"],
-            "delivery": "virtual_live_two_way",
+            "delivery": "in_person",
             "supervising_mentor": mentor.pk,
             "impression": "Myocarditis pattern",
             "action": "submit",

@@ -39,6 +39,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 class RequirementSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
+    short = serializers.CharField(help_text="A short column heading.")
     kind = serializers.CharField()
     unit = serializers.CharField()
     required = serializers.FloatField()
@@ -49,7 +50,8 @@ class RequirementSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
     evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the counted entries.")
     forecast = serializers.DateField(allow_null=True, help_text="Projected date at the recent pace.")
-    source = serializers.CharField()
+    source = serializers.CharField(help_text="Citation key in the ruleset.")
+    citation = serializers.CharField()
     confidence = serializers.CharField()
     local = serializers.BooleanField()
     overlay = serializers.BooleanField(help_text="From the SCMR 2021 virtual-training overlay.")

@@ -12,6 +12,11 @@ from .rulesets import CURRICULUM_ALL, Rule, Ruleset
 DAYS_PER_MONTH = Decimal("30.44")
 PACE_WINDOW_DAYS = 56  # pace = what was signed in the last 8 weeks
 REVIEW_WAIT_DAYS = 7
+VIRTUAL = "scmr-2021-virtual"
+VIRTUAL_CITATION = (
+    "Patel AR, et al. SCMR level II/independent practitioner training guidelines for CMR: integration of a virtual "
+    "training environment. J Cardiovasc Magn Reson. 2021;23:139."
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class RequirementResult:
     at_most: bool = False  # a ceiling (virtual share, group-cap violations) instead of a minimum
     evidence: tuple[int, ...] = ()
     forecast: date | None = None
-    source: str = ""
+    source: str = ""  # the citation key, e.g. "scmr-2018"
+    citation: str = ""  # the full reference
     confidence: str = ""
     local: bool = False
     overlay: bool = False
@@ -193,6 +199,7 @@ class _Evaluator:
         self.overlay = ruleset.virtual_overlay
         self.entries = [e for e in facts.entries if e.date <= today]
         self.topics = dict(facts_curriculum(facts))
+        self.virtual_citation = ruleset.citations.get(VIRTUAL, VIRTUAL_CITATION)
 
     def result(self, rule: Rule, **values) -> RequirementResult:
         return RequirementResult(
@@ -200,7 +207,8 @@ class _Evaluator:
             label=rule.label,
             short=rule.short,
             kind=rule.kind,
-            source=self.ruleset.citation(rule),
+            source=rule.source,
+            citation=self.ruleset.citation(rule),
             confidence=rule.confidence,
             local=rule.local,
             **values,
@@ -358,7 +366,9 @@ class _Evaluator:
                 met=share <= cap,
                 at_most=True,
                 overlay=True,
-                source="Program setting (SCMR 2021: the virtual share varies by program and trainee)",
+                source=VIRTUAL,
+                citation=self.virtual_citation,
+                confidence="Program setting: SCMR 2021 leaves the virtual share to the program.",
                 missing="" if share <= cap else f"Virtual share {share:g}% is over the program's {cap}% maximum",
             )
         )
@@ -377,7 +387,9 @@ class _Evaluator:
                     achieved=len(done),
                     met=len(done) == len(required_in_person),
                     overlay=True,
-                    source="SCMR 2021: stress testing and patients with devices may need in-person experience",
+                    source=VIRTUAL,
+                    citation=self.virtual_citation,
+                    confidence="High: stress testing and patients with devices may need in-person experience.",
                     missing=""
                     if len(done) == len(required_in_person)
                     else "Sign in person: " + ", ".join(c for c in required_in_person if c not in in_person),
@@ -398,7 +410,9 @@ class _Evaluator:
                 at_most=True,
                 overlay=True,
                 evidence=tuple(s.id for s in over),
-                source="SCMR 2021: interactive sessions limited to a small group per mentor",
+                source=VIRTUAL,
+                citation=self.virtual_citation,
+                confidence="High: interactive sessions limited to a small group per mentor; the cap is a program setting.",
                 missing="" if not over else f"{len(over)} interactive sessions had more than {group_cap} trainees",
             )
         )

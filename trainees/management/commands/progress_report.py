@@ -1,0 +1,56 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trainees.engine import RulesetError, evaluate, get_ruleset, merge_local_rules
+from trainees.facts import gather_facts
+from trainees.models import Enrollment
+from trainees.progress import ruleset_for
+
+
+class Command(BaseCommand):
+    help = "Print the requirement report of one enrollment (the same Report the dashboards, API and dossier use)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("enrollment_id", type=int)
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument("--ruleset", help="Evaluate against another ruleset id (e.g. cbcmr-maintenance).")
+        parser.add_argument("--as-of", help="Evaluate as of this date (YYYY-MM-DD) instead of today.")
+
+    def handle(self, *args, enrollment_id: int, ruleset: str | None, as_of: str | None, **options):
+        from datetime import date
+
+        from django.utils import timezone
+
+        enrollment = Enrollment.objects.select_related("trainee", "program").filter(pk=enrollment_id).first()
+        if enrollment is None:
+            raise CommandError(f"No enrollment with id {enrollment_id}.")
+        try:
+            rules = (
+                merge_local_rules(get_ruleset(ruleset), enrollment.program.local_rules)
+                if ruleset
+                else ruleset_for(enrollment)
+            )
+            today = date.fromisoformat(as_of) if as_of else timezone.localdate()
+        except (RulesetError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        report = evaluate(gather_facts(enrollment), rules, today=today)
+        if options["json"]:
+            self.stdout.write(_json_dumps(report.as_dict()))
+            return
+        self.stdout.write(f"{enrollment.trainee.display_name} — {enrollment.program.name}")
+        self.stdout.write(f"{report.ruleset_title} ({report.ruleset}), as of {report.as_of}")
+        for r in report.requirements:
+            mark = "MET " if r.met else "    "
+            bound = "at most " if r.at_most else ""
+            self.stdout.write(f"  {mark} {r.label}: {r.achieved} / {bound}{r.required} {r.unit}")
+        for item in report.missing:
+            self.stdout.write(f"  missing: {item}")
+        for flag in report.flags:
+            self.stdout.write(f"  flag: {flag.message}")
+        forecast = report.forecast.isoformat() if report.forecast else "—"
+        self.stdout.write(f"  pace {report.pace_per_week}/week, forecast {forecast}, {report.pending_reviews} pending")
+
+
+def _json_dumps(data) -> str:
+    return json.dumps(data, indent=2, default=str)
