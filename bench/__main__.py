@@ -104,8 +104,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--conn-max-age",
         type=int,
-        default=int(os.environ.get("CONN_MAX_AGE", 0)),
-        help="Database connection reuse in seconds (the settings default, 0, opens one connection per request).",
+        default=int(os.environ.get("CONN_MAX_AGE", 60)),
+        help="Database connection reuse in seconds (production settings default: 60; 0 opens one per request).",
     )
     parser.add_argument("--skip-writes", action="store_true", help="Measure the GET endpoints only.")
     return parser.parse_args()

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 pseudonymous_reference = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{2,39}$",
@@ -52,6 +53,8 @@ class Case(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "reference"], name="case_unique_reference")]
+        # Logging looks a case up by its reference, case-insensitively (reference__iexact → UPPER(...)).
+        indexes = [models.Index(Upper("reference"), "program", name="case_reference_upper_idx")]
 
     def __str__(self) -> str:
         return self.reference

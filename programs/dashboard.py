@@ -30,7 +30,6 @@ SORT_KEYS = {
 class Row:
     enrollment: object
     report: Report
-    weekly: list[int]
 
     @property
     def overall_percent(self) -> int:

@@ -73,7 +73,8 @@ def dashboard_enrollments(program: Program, *, user, status: str = "active", que
     from trainees.models import Enrollment
 
     qs = Enrollment.objects.filter(program=program).select_related("trainee", "program")
-    if Role.DIRECTOR not in getattr(program, "viewer_roles", roles_in_program(user, program.pk)):
+    roles = program.viewer_roles if hasattr(program, "viewer_roles") else roles_in_program(user, program.pk)
+    if Role.DIRECTOR not in roles:
         qs = qs.filter(mentors=user)
     if status in Enrollment.Status.values:
         qs = qs.filter(status=status)

@@ -161,7 +161,7 @@ def program_dashboard(request, pk: int):
         status=request.GET.get("status", "active"),
         query=request.GET.get("q", "").strip(),
     )
-    rows = [dashboard.Row(e, report, weekly) for e, report, weekly in dashboard_rows(enrollments)]
+    rows = [dashboard.Row(e, report) for e, report in dashboard_rows(enrollments)]
     columns = dashboard.columns_for(rows)
     flag = request.GET.get("flag") or None
     sort = request.GET.get("sort", "name")
@@ -169,7 +169,7 @@ def program_dashboard(request, pk: int):
     if request.GET.get("format") == "csv":
         return dashboard.csv_response(program, rows, columns)
     for row in rows:
-        row.sparkline = charts.sparkline(row.weekly)
+        row.sparkline = charts.sparkline(list(row.report.weekly))
         row.cells = [row.cell(key) for key, _ in columns]
     params = request.GET.copy()
     params.pop("sort", None)

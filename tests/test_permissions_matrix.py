@@ -164,6 +164,12 @@ MATRIX = [
     R("programs:create",            "post", none,         LOGIN,    OK,     OK,    OK,    OK,      OK,      OK),
     R("programs:detail",            "get",  program,      LOGIN,    200,    200,   200,   200,     404,     200),
     R("programs:detail",            "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    # The progress dashboard: the director and mentors (their own trainees). Trainees are members without the role
+    # (403); reviewers may see that the program exists but not its trainees' training data (403).
+    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     403),
+    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     403,
+      data=lambda w: {"format": "csv"}, label="csv"),
+    R("programs:dashboard",         "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     R("programs:invitation_create", "post", program,      LOGIN,    403,    403,   403,   OK,      404,     403),
     R("programs:assign_mentor",     "post", lambda w: [w.program.pk, w.other_enrollment.pk],
                                                           LOGIN,    403,    403,   403,   OK,      404,     403),

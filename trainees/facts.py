@@ -3,21 +3,24 @@
 The caller has already checked access to the enrollments it passes in.
 """
 
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import reduce
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from assessments.models import SignOff
-from cases.models import CaseLogEntry, Category
+from cases.models import Case, CaseLogEntry, Category
 from programs.models import Attendance
 
-from .engine import EntryFact, Facts, ProgramFacts, SessionFact, SignOffFact
-from .engine.evaluate import REVIEW_WAIT_DAYS
+from .engine import EntryFact, Facts, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
+from .engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before, week_index
+from .engine.facts import ACQUISITION_ROLES, Tallies
 from .models import Enrollment, LeavePeriod
 
 ROLE_FIELDS = CaseLogEntry.ROLE_FIELDS
@@ -56,8 +59,7 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
             [*ids, CaseLogEntry.Status.SIGNED],
         )
         case_categories = cursor.fetchall()
-    curriculum = tuple(Category.objects.order_by("position").values_list("id", "slug", "name"))
-    slugs = {pk: slug for pk, slug, _ in curriculum}
+    slugs = dict(Category.objects.values_list("id", "slug"))
     categories: dict[int, set[str]] = defaultdict(set)
     for case_id, category_id in case_categories:
         categories[case_id].add(slugs[category_id])
@@ -85,6 +87,43 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
             )
         )
 
+    other = _other_facts(ids)
+
+    return {
+        e.pk: _facts(e, other, entries=tuple(sorted(per_enrollment[e.pk], key=lambda f: (f.date, f.id))))
+        for e in enrollments
+    }
+
+
+def _facts(e: Enrollment, other: dict, *, entries=(), tallies=None) -> Facts:
+    review = other["reviews"].get(e.pk, {})
+    return Facts(
+        enrollment_id=e.pk,
+        start_date=e.start_date,
+        end_date=e.end_date,
+        status=e.status,
+        fte_fraction=Decimal(e.fte_fraction),
+        carried_forward_cases=e.carried_forward_cases,
+        carried_forward_months=Decimal(e.carried_forward_months),
+        leave=tuple(other["leave"][e.pk]),
+        entries=entries,
+        tallies=tallies,
+        pending_reviews=review.get("pending", 0),
+        reviews_waiting_over_7_days=review.get("waiting", 0),
+        drafts=review.get("drafts", 0),
+        sessions=tuple(other["sessions"][e.pk]),
+        sign_offs=tuple(other["sign_offs"][e.pk]),
+        program=ProgramFacts(
+            mode=e.program.mode,
+            max_virtual_share=e.program.max_virtual_share,
+            interactive_group_cap=e.program.interactive_group_cap,
+        ),
+        curriculum=other["curriculum"],
+    )
+
+
+def _other_facts(ids: list[int]) -> dict:
+    """Everything but the signed entries: review counts, leave, attendance, sign-offs, the topic list."""
     waiting_since = timezone.now() - timedelta(days=REVIEW_WAIT_DAYS)
     reviews = {
         row["enrollment_id"]: row
@@ -135,33 +174,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
         enrollment_id__in=ids
     ).values_list("enrollment_id", "competency__code", "delivery", "signed_on", "competency__in_person_required"):
         sign_offs[enrollment_id].append(SignOffFact(code, delivery, signed_on, in_person))
-
-    facts = {}
-    for e in enrollments:
-        review = reviews.get(e.pk, {})
-        facts[e.pk] = Facts(
-            enrollment_id=e.pk,
-            start_date=e.start_date,
-            end_date=e.end_date,
-            status=e.status,
-            fte_fraction=Decimal(e.fte_fraction),
-            carried_forward_cases=e.carried_forward_cases,
-            carried_forward_months=Decimal(e.carried_forward_months),
-            leave=tuple(leave[e.pk]),
-            entries=tuple(sorted(per_enrollment[e.pk], key=lambda f: (f.date, f.id))),
-            pending_reviews=review.get("pending", 0),
-            reviews_waiting_over_7_days=review.get("waiting", 0),
-            drafts=review.get("drafts", 0),
-            sessions=tuple(sessions[e.pk]),
-            sign_offs=tuple(sign_offs[e.pk]),
-            program=ProgramFacts(
-                mode=e.program.mode,
-                max_virtual_share=e.program.max_virtual_share,
-                interactive_group_cap=e.program.interactive_group_cap,
-            ),
-            curriculum=tuple((slug, name) for _, slug, name in curriculum),
-        )
-    return facts
+    curriculum = tuple(Category.objects.order_by("position").values_list("slug", "name"))
+    return {"reviews": reviews, "leave": leave, "sessions": sessions, "sign_offs": sign_offs, "curriculum": curriculum}
 
 
 def _as_date(value) -> date:
@@ -171,3 +185,128 @@ def _as_date(value) -> date:
 
 def gather_facts(enrollment: Enrollment) -> Facts:
     return gather_facts_for([enrollment])[enrollment.pk]
+
+
+# --- counted by the database: the director's table -------------------------------------------------------------
+
+_CONSOLE_SHARED = Q(session__type="live_acquisition") & Q(session__console_shared=True)
+_IN_PERSON = Q(delivery="in_person")
+
+
+def _role_q(role: str, *, overlay: bool) -> Q:
+    q = Q(**{role: True})
+    if overlay and role in ACQUISITION_ROLES:
+        # Virtual acquisition counts only from a live acquisition session with the console shared.
+        q &= _IN_PERSON | _CONSOLE_SHARED
+    return q
+
+
+def rule_q(rule: Rule, today: date, *, overlay: bool) -> Q:
+    """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
+    q = Q(performed_on__lte=today)
+    if roles := rule.param("roles_any"):
+        q &= reduce(operator.or_, (_role_q(r, overlay=overlay) for r in roles))
+    if delivery := rule.param("delivery_in"):
+        q &= Q(delivery__in=delivery)
+    if sources := rule.param("source_in"):
+        q &= Q(case__source__in=sources)
+    if categories := rule.param("categories_any"):
+        q &= Q(
+            Exists(Case.categories.through.objects.filter(case_id=OuterRef("case_id"), category__slug__in=categories))
+        )
+    if (complete := rule.param("complete_study")) is not None:
+        q &= Q(case__complete_study=complete)
+    if months := rule.param("within_months"):
+        q &= Q(performed_on__gte=months_before(today, months))
+    return q
+
+
+def gather_tallied_facts_for(
+    enrollments: Sequence[Enrollment], rulesets: dict[int, Ruleset], *, today: date
+) -> dict[int, Facts]:
+    """Facts with the entries counted by the database (Tallies) instead of read one by one: what a 50-trainee
+    table needs, in eight queries and a few hundred rows whatever the size of the logs. No evidence ids."""
+    ids = [e.pk for e in enrollments]
+    if not ids:
+        return {}
+    since = today - timedelta(days=PACE_WINDOW_DAYS)
+    signed = CaseLogEntry.objects.filter(
+        enrollment_id__in=ids, status=CaseLogEntry.Status.SIGNED, performed_on__lte=today
+    ).order_by()
+    acquisition = reduce(operator.or_, (Q(**{r: True}) for r in ACQUISITION_ROLES))
+    annotations = {
+        "total": Count("id"),
+        "virtual": Count("id", filter=~_IN_PERSON),
+        "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_SHARED),
+        "recent": Count("id", filter=Q(performed_on__gt=since)),
+    }
+    # One COUNT(... FILTER ...) per distinct (ruleset, rule): usually a program shares one ruleset.
+    columns: dict[tuple[str, str], str] = {}
+    for ruleset in {r.label: r for r in rulesets.values()}.values():
+        for rule in ruleset.rules:
+            if rule.kind == "min_cases":
+                name = f"rule_{len(columns)}"
+                columns[(ruleset.label, rule.key)] = name
+                q = rule_q(rule, today, overlay=ruleset.virtual_overlay)
+                annotations[name] = Count("id", filter=q)
+                annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
+    counts = {row["enrollment_id"]: row for row in signed.values("enrollment_id").annotate(**annotations)}
+
+    categories: dict[int, dict[str, int]] = defaultdict(dict)
+    slugs = dict(Category.objects.values_list("id", "slug"))
+    for enrollment_id, category_id, n in _category_counts(ids, today):
+        categories[enrollment_id][slugs[category_id]] = n
+
+    weekly: dict[int, list[int]] = defaultdict(lambda: [0] * WEEKS)
+    for enrollment_id, day, n in (
+        signed.filter(performed_on__gt=today - timedelta(days=WEEKS * 7))
+        .values("enrollment_id", "performed_on")
+        .annotate(n=Count("id"))
+        .values_list("enrollment_id", "performed_on", "n")
+    ):
+        index = week_index(day, today)
+        if index is not None:
+            weekly[enrollment_id][index] += n
+
+    other = _other_facts(ids)
+    facts = {}
+    for e in enrollments:
+        row = counts.get(e.pk, {})
+        ruleset = rulesets[e.pk]
+        keys = [(key, columns[(label, key)]) for (label, key) in columns if label == ruleset.label]
+        tallies = Tallies(
+            rule_counts={key: row.get(column, 0) for key, column in keys},
+            rule_recent={key: row.get(f"{column}_recent", 0) for key, column in keys},
+            categories=categories.get(e.pk, {}),
+            total=row.get("total", 0),
+            virtual=row.get("virtual", 0),
+            virtual_without_console=row.get("virtual_without_console", 0),
+            recent=row.get("recent", 0),
+            weekly=tuple(weekly[e.pk]),
+        )
+        facts[e.pk] = _facts(e, other, tallies=tallies)
+    return facts
+
+
+def _category_counts(ids: list[int], today: date) -> list[tuple[int, int, int]]:
+    """(enrollment id, category id, signed entries) — topic coverage for many enrollments at once."""
+    placeholders = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":
+        # ~15,000 entries × ~2 topics: probing the (case, category) index per entry is twice as fast as the hash
+        # join over the whole topics table that the planner prefers; OFFSET 0 keeps it from flattening the probe.
+        topics = (
+            "CROSS JOIN LATERAL (SELECT category_id FROM cases_case_categories WHERE case_id = e.case_id OFFSET 0) cc"
+        )
+    else:
+        topics = "JOIN cases_case_categories cc ON cc.case_id = e.case_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT e.enrollment_id, cc.category_id, COUNT(*)
+            FROM cases_caselogentry e {topics}
+            WHERE e.enrollment_id IN ({placeholders}) AND e.status = %s AND e.performed_on <= %s
+            GROUP BY e.enrollment_id, cc.category_id
+            """,
+            [*ids, CaseLogEntry.Status.SIGNED, today],
+        )
+        return cursor.fetchall()

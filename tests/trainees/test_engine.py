@@ -1012,7 +1012,8 @@ def test_report_as_dict_is_json_serialisable_and_stable():
     interpreted = next(r for r in data["requirements"] if r["key"] == "interpreted")
     assert interpreted["achieved"] == 42 and interpreted["remaining"] == 108 and interpreted["percent"] == 28
     assert interpreted["evidence"] == list(range(1, 31))
-    assert interpreted["source"].startswith("Kim RJ")  # the citation, not the short source id
+    assert interpreted["source"] == "scmr-2018"
+    assert interpreted["citation"].startswith("Kim RJ, Simonetti OP")
     assert interpreted["forecast"] == (TODAY + timedelta(days=math.ceil(108 / 3.75 * 7))).isoformat()
     assert set(interpreted) >= {
         "key",
@@ -1051,11 +1052,14 @@ def test_evaluate_makes_no_database_queries(django_assert_num_queries):
         weekly_counts(f, today=TODAY)
 
 
-def test_requirement_results_carry_source_and_confidence():
-    for result in level_2(facts()).requirements:
-        assert result.source, result.key
-        if not result.overlay:
-            assert result.confidence, result.key
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_2, LEVEL_3, CBCMR])
+def test_every_result_carries_its_source_citation_and_confidence(ruleset_id):
+    rules = get_ruleset(ruleset_id)
+    f = facts(sign_offs=(sign_off("stress", in_person_required=True),))
+    for result in evaluate(f, rules, today=TODAY).requirements:
+        assert result.source in rules.citations, result.key
+        assert result.citation == rules.citations[result.source], result.key
+        assert result.confidence, result.key
 
 
 # --- chart series -----------------------------------------------------------------------------------------------

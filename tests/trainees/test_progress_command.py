@@ -1,0 +1,142 @@
+"""`manage.py progress_report <enrollment id> [--json] [--ruleset ID] [--as-of DATE]`: the same Report the dashboards,
+the API and the dossier use, printed for a person or as JSON."""
+
+import datetime
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from assessments.dossier import build_snapshot
+from trainees.progress import report_for
+
+from ..factories import EntryFactory, VerificationRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("progress_report", *[str(a) for a in args], stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def logged(enrollment, mentor):
+    day = timezone.localdate() - datetime.timedelta(days=2)
+    for _ in range(12):
+        EntryFactory(
+            enrollment=enrollment,
+            supervising_mentor=mentor,
+            signed=True,
+            performed_on=day,
+            acquired_hands_on=True,
+            case__categories=["flow"],
+        )
+    EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True)
+    return enrollment
+
+
+def test_prints_every_requirement_and_what_is_missing(logged):
+    out = run(logged.pk)
+
+    assert out.startswith("Tess Trainee — Example Hybrid CMR Program\n")
+    assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v1)" in out
+    assert "Cases interpreted with a mentor: 12 / 150 cases" in out
+    assert "Cases with hands-on or present-at-acquisition involvement: 12 / 50 cases" in out
+    assert "Share of cases with virtual experience: 0.0 / at most 50 %" in out
+    assert "MET " in out  # the virtual share and the group cap
+    assert "missing: 138 more cases interpreted with a mentor" in out
+    assert "missing: Curriculum topics not yet covered: MR safety" in out
+    assert "1 pending" in out
+    for requirement in report_for(logged).requirements:
+        assert requirement.label in out
+
+
+def test_json_is_valid_and_has_the_same_numbers_as_the_api(logged, trainee):
+    data = json.loads(run(logged.pk, "--json"))
+
+    client = APIClient()
+    client.force_login(trainee)
+    api = client.get(f"/api/v1/enrollments/{logged.pk}/progress/").json()
+
+    assert data == api
+    interpreted = next(r for r in data["requirements"] if r["key"] == "interpreted")
+    assert (interpreted["achieved"], interpreted["required"], interpreted["remaining"]) == (12, 150, 138)
+    assert data["pending_reviews"] == 1
+    assert data["ruleset"] == "scmr-2018-level-2 v1"
+
+
+def test_the_command_and_the_dossier_report_the_same_requirements(logged, director):
+    vr = VerificationRequestFactory(enrollment=logged, requested_by=director)
+    data = json.loads(run(logged.pk, "--json", "--as-of", timezone.localtime(vr.created_at).date().isoformat()))
+
+    snapshot = build_snapshot(vr)
+
+    assert snapshot["requirements"] == [{k: v for k, v in r.items() if k != "evidence"} for r in data["requirements"]]
+    assert snapshot["missing"] == data["missing"]
+
+
+def test_another_ruleset(logged):
+    out = run(logged.pk, "--ruleset", "cbcmr-maintenance")
+
+    assert "CBCMR certification maintenance (case volume) (cbcmr-maintenance v1)" in out
+    assert "Cases interpreted in the previous 24 months: 12 / 100 cases" in out
+    assert "Cases interpreted with a mentor" not in out
+    assert json.loads(run(logged.pk, "--json", "--ruleset", "cbcmr-maintenance"))["ruleset"] == "cbcmr-maintenance v1"
+
+
+@pytest.mark.parametrize(
+    ("ruleset_id", "required"),
+    [("scmr-2018-level-1", 50), ("scmr-2018-level-2", 150), ("scmr-2018-level-3", 300)],
+)
+def test_each_scmr_level(logged, ruleset_id, required):
+    data = json.loads(run(logged.pk, "--json", "--ruleset", ruleset_id))
+    assert next(r for r in data["requirements"] if r["key"] == "interpreted")["required"] == required
+
+
+def test_as_of_an_earlier_date(logged):
+    earlier = timezone.localdate() - datetime.timedelta(days=5)
+    data = json.loads(run(logged.pk, "--json", "--as-of", earlier.isoformat()))
+
+    assert data["as_of"] == earlier.isoformat()
+    assert next(r for r in data["requirements"] if r["key"] == "interpreted")["achieved"] == 0
+
+
+def test_the_programs_local_rules_apply(logged, program):
+    program.local_rules = [{"key": "interpreted", "kind": "min_cases", "label": "Cases read", "minimum": 200}]
+    program.save()
+
+    assert "Cases read: 12 / 200 cases" in run(logged.pk)
+
+
+def test_unknown_enrollment_is_a_command_error():
+    with pytest.raises(CommandError, match=r"^No enrollment with id 987654\.$"):
+        run(987654)
+
+
+def test_unknown_ruleset_is_a_command_error(logged):
+    with pytest.raises(CommandError, match=r"unknown ruleset 'scmr-2099'; known: .*scmr-2018-level-2"):
+        run(logged.pk, "--ruleset", "scmr-2099")
+
+
+def test_a_weaker_local_rule_is_a_command_error(logged, program):
+    program.local_rules = [{"key": "interpreted", "kind": "min_cases", "label": "Cases read", "minimum": 10}]
+    program.save()
+
+    with pytest.raises(CommandError, match="weaker"):
+        run(logged.pk)
+
+
+@pytest.mark.parametrize("day", ["2026-13-45", "yesterday"])
+def test_a_bad_date_is_a_command_error_not_a_traceback(logged, day):
+    with pytest.raises(CommandError):
+        run(logged.pk, "--as-of", day)
+
+
+def test_a_non_numeric_enrollment_id_is_a_command_error():
+    with pytest.raises(CommandError, match="invalid int value"):
+        run("abc")
