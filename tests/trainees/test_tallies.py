@@ -1,0 +1,97 @@
+"""The director's table counts entries in the database (Tallies); everything else counts them in Python. Both must
+give the same numbers, for every shipped ruleset, on data that exercises every filter and the virtual overlay."""
+
+import dataclasses
+import datetime
+import random
+
+import pytest
+from django.utils import timezone
+
+from cases.models import Category
+from programs.models import TrainingSession
+from trainees.engine import evaluate, list_rulesets
+from trainees.engine.evaluate import tally_entries
+from trainees.facts import gather_facts_for, gather_tallied_facts_for
+
+from ..factories import CaseFactory, EnrollmentFactory, EntryFactory
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+SLUGS = ["cardiomyopathy", "infarction-viability", "congenital", "safety", "flow", "masses"]
+
+
+@pytest.fixture
+def varied(program, mentor, enrollment, other_enrollment):
+    rng = random.Random(7)
+    console_on = TrainingSession.objects.create(
+        program=program, type="live_acquisition", delivery="virtual_two_way", title="Scanner", mentor=mentor,
+        starts_at=timezone.now(), duration_minutes=60, console_shared=True,
+    )  # fmt: skip
+    console_off = TrainingSession.objects.create(
+        program=program, type="live_acquisition", delivery="virtual_two_way", title="Scanner 2", mentor=mentor,
+        starts_at=timezone.now(), duration_minutes=60, console_shared=False,
+    )  # fmt: skip
+    review = TrainingSession.objects.create(
+        program=program, type="case_review", delivery="virtual_two_way", title="Review", mentor=mentor,
+        starts_at=timezone.now(), duration_minutes=60,
+    )  # fmt: skip
+    third = EnrollmentFactory(program=program, mentors=[mentor])
+    for target in (enrollment, other_enrollment, third):
+        for _ in range(40):
+            roles = {r: rng.random() < p for r, p in [("interpreted", 0.8), ("acquired_hands_on", 0.35),
+                                                        ("observed_console", 0.2), ("protocolled", 0.2)]}  # fmt: skip
+            if not any(roles.values()):
+                roles["interpreted"] = True
+            case = CaseFactory(
+                program=program,
+                source=rng.choice(["center_archive", "registry", "live_scan", "teaching_file"]),
+                complete_study=rng.random() < 0.85,
+                categories=rng.sample(SLUGS, rng.randint(0, 3)) or ["cardiomyopathy"],
+            )
+            if rng.random() < 0.1:
+                case.categories.clear()
+            EntryFactory(
+                enrollment=target,
+                case=case,
+                supervising_mentor=mentor,
+                performed_on=TODAY - datetime.timedelta(days=rng.randint(-3, 900)),
+                delivery=rng.choice(["in_person", "virtual_live_two_way", "asynchronous"]),
+                session=rng.choice([None, None, console_on, console_off, review]),
+                signed=rng.random() < 0.85,
+                submitted=False,
+                **roles,
+            )
+    return [enrollment, other_enrollment, third]
+
+
+@pytest.mark.parametrize("ruleset", list_rulesets(), ids=lambda r: r.id)
+def test_database_tallies_equal_python_tallies(varied, ruleset):
+    rulesets = {e.pk: ruleset for e in varied}
+    by_sql = gather_tallied_facts_for(varied, rulesets, today=TODAY)
+    by_python = gather_facts_for(varied)
+    for e in varied:
+        expected = dataclasses.replace(tally_entries(by_python[e.pk], ruleset, today=TODAY), evidence={})
+        assert by_sql[e.pk].tallies == expected
+
+
+def test_database_and_python_give_the_same_report(varied):
+    for ruleset in list_rulesets():
+        rulesets = {e.pk: ruleset for e in varied}
+        by_sql = gather_tallied_facts_for(varied, rulesets, today=TODAY)
+        by_python = gather_facts_for(varied)
+        for e in varied:
+            a = evaluate(by_sql[e.pk], ruleset, today=TODAY)
+            b = evaluate(by_python[e.pk], ruleset, today=TODAY)
+            strip = [dataclasses.replace(r, evidence=()) for r in b.requirements]
+            assert list(a.requirements) == strip
+            assert (a.flags, a.forecast, a.pace_per_week, a.weekly) == (b.flags, b.forecast, b.pace_per_week, b.weekly)
+
+
+def test_the_data_exercises_the_overlay(varied):
+    ruleset = next(r for r in list_rulesets() if r.id == "scmr-2018-level-2")
+    tallies = [tally_entries(f, ruleset, today=TODAY) for f in gather_facts_for(varied).values()]
+    assert sum(t.virtual_without_console for t in tallies) > 0
+    assert all(t.total > t.virtual > 0 for t in tallies)
+    assert Category.objects.filter(cases__entries__enrollment__in=varied).exists()
