@@ -58,10 +58,17 @@ def filter_and_sort(rows: list[Row], *, flag: str | None, sort: str) -> list[Row
     return sorted(rows, key=key, reverse=descending)
 
 
+def _cell(value):
+    """Keep spreadsheets from running a cell as a formula (CSV injection): names are typed by users."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_response(program, rows: list[Row], columns: list[tuple[str, str]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="program-{program.pk}-progress.csv"'
-    writer = csv.writer(response)
+    writer = _SafeWriter(csv.writer(response))
     writer.writerow(
         ["trainee", "email", "start_date", "status", "ruleset"]
         + [f"{key}_achieved" for key, _ in columns]
@@ -82,3 +89,11 @@ def csv_response(program, rows: list[Row], columns: list[tuple[str, str]]) -> Ht
                ";".join(sorted(report.flag_codes))]
         )  # fmt: skip
     return response
+
+
+class _SafeWriter:
+    def __init__(self, writer):
+        self.writer = writer
+
+    def writerow(self, row):
+        self.writer.writerow([_cell(v) for v in row])

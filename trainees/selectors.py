@@ -75,6 +75,7 @@ def get_enrollment_for_user(user, pk: int, *, action: str = "view") -> Enrollmen
     if not roles and not enrollment._member_of_program:
         raise Http404("No such enrollment.")
     if roles & ENROLLMENT_ACTIONS[action]:
+        enrollment.viewer_roles = roles  # saves the caller a second lookup
         return enrollment
     raise PermissionDenied("You do not have the role needed for this.")
 

@@ -9,7 +9,7 @@ from .engine import RulesetError, evaluate, get_ruleset, list_rulesets, merge_lo
 from .engine.evaluate import cumulative_points
 from .facts import gather_facts
 from .progress import ruleset_for
-from .selectors import enrollment_roles, get_enrollment_for_user
+from .selectors import get_enrollment_for_user
 
 
 @login_required
@@ -41,7 +41,7 @@ def enrollment_progress(request, pk: int):
         )
     coverage = next((r for r in report.requirements if r.kind == "category_coverage"), None)
     curriculum = facts.curriculum
-    roles = enrollment_roles(request.user, enrollment)
+    roles = enrollment.viewer_roles
     context = {
         "enrollment": enrollment,
         "facts": facts,

@@ -443,27 +443,35 @@ def _small(bulk: BulkProgram) -> list:
     return small
 
 
+# What gathers the facts, the same for every request below:
+# - one enrollment (trainee dashboard, API), entries read one by one: 8 queries: signed entries, their case topics
+#   (both plain SQL), topic slugs, review counts, leave, attendance, sign-offs, the curriculum (slug, name);
+# - a table (director and mentor dashboards, CSV), entries counted by the database: 9 queries: counts per rule,
+#   topic slugs, topic counts (plain SQL), signed entries per day of the last 12 weeks, review counts, leave,
+#   attendance, sign-offs, the curriculum.
+# (The category table is read twice in both: once for the slugs by id, once for the curriculum.)
+
+
 def test_trainee_dashboard_query_count_does_not_grow(bulk):
     small = _small(bulk)
     me = small[0]
     # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the enrollment with trainee, program, director
-    # 5. the user's roles in the program (access function)  6-12. the facts: signed entries, their topics, the topic
-    # list, review counts, leave, attendance, sign-offs  13. the user's roles again (the view asks enrollment_roles
-    # a second time)  14. navigation roles  15. the enrollment's mentors  16. verification requests
-    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=16)
+    # 5. the user's roles in the program (access function, reused by the view)  6-12. the facts (7)
+    # 13. navigation roles  14. the enrollment's mentors  15. verification requests
+    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=15)
 
 
 def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program  6. the user's roles in it
-    # 7. the same roles again (see test_director_dashboard_reads_the_viewers_roles_once)  8. the enrollments with
-    # trainee and program  9-15. the facts, seven reads for all trainees at once  16. navigation roles
+    # 7. the enrollments with trainee and program  8-15. the counted facts for all trainees at once (8)
+    # 16. navigation roles
     _assert_flat(client_for(director), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=16)
 
 
 def test_mentor_dashboard_query_count_does_not_grow(bulk, mentor, program):
     small = _small(bulk)
-    # The director's queries without the authenticators (a mentor needs no MFA): the enrollments are filtered by
+    # The director's queries without the authenticators (a mentor needs no MFA); the enrollments are filtered by
     # mentor in the same query.
     _assert_flat(client_for(mentor), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=15)
 
@@ -480,7 +488,7 @@ def test_progress_endpoint_query_count_does_not_grow(bulk, director):
     client = APIClient()
     client.force_login(director)
     # 1. session  2. user  3. "is a director?" (MFA permission)  4. authenticators  5. the enrollment with trainee,
-    # program, director  6. the user's roles in the program  7-13. the facts
+    # program, director  6. the user's roles in the program  7-13. the facts (7)
     _assert_flat(client, f"/api/v1/enrollments/{small[0].pk}/progress/", bulk, small, expected=13)
 
 

@@ -4,6 +4,7 @@ Nothing here is marked `django_db` (except the one test that counts queries), so
 would fail the test with pytest-django's "Database access not allowed".
 """
 
+import dataclasses
 import json
 import math
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ from trainees.engine import (
     get_ruleset,
     list_rulesets,
 )
-from trainees.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, weekly_counts
+from trainees.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, tally_entries
 from trainees.engine.rulesets import parse_ruleset
 
 TODAY = date(2026, 11, 20)
@@ -624,6 +625,20 @@ def test_one_case_with_two_topics_counts_for_both():
     assert result.met and result.evidence == (1,)
 
 
+def test_coverage_evidence_is_the_entries_on_the_listed_topics():
+    log = (entry(1, categories={"flow"}), entry(2, categories={"masses"}), entry(3))
+    result = only(facts(entries=log), rule("category_coverage", categories=["flow", "valvular"]))
+
+    assert result.evidence == (1,)
+
+
+def test_category_minimum_evidence_is_the_matching_entries():
+    log = entries(3, categories={"congenital"}) + entries(2, first_id=10, categories={"flow"})
+    result = only(facts(entries=log), rule("category_minimum", category="congenital", minimum=5))
+
+    assert result.evidence == (1, 2, 3)
+
+
 @pytest.mark.parametrize(("congenital", "met"), [(5, True), (4, False), (6, True)])
 def test_category_minimum_count(congenital, met):
     log = entries(congenital, categories={"congenital"}) + entries(20, first_id=100, categories={"flow"})
@@ -998,7 +1013,7 @@ def test_report_as_dict_is_json_serialisable_and_stable():
     assert list(report.as_dict()) == [
         "enrollment", "ruleset", "ruleset_title", "as_of", "all_met", "met_count", "requirements", "missing",
         "flags", "pace_per_week", "virtual_count", "in_person_count", "virtual_share", "pending_reviews",
-        "reviews_waiting_over_7_days", "expected_end", "forecast",
+        "reviews_waiting_over_7_days", "expected_end", "forecast", "weekly",
     ]  # fmt: skip
     assert data["as_of"] == "2026-11-20"
     assert data["enrollment"] == 7
@@ -1049,7 +1064,7 @@ def test_evaluate_makes_no_database_queries(django_assert_num_queries):
         for r in list_rulesets():
             evaluate(f, r, today=TODAY)
         cumulative_points(f, get_ruleset(LEVEL_2), "interpreted", today=TODAY)
-        weekly_counts(f, today=TODAY)
+        tally_entries(f, get_ruleset(LEVEL_2), today=TODAY)
 
 
 @pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_2, LEVEL_3, CBCMR])
@@ -1088,8 +1103,49 @@ def test_cumulative_points_follow_the_rule_filters():
 
 def test_weekly_counts_oldest_first():
     f = facts(
-        entries=entries(2, days_ago=0) + entries(3, first_id=10, days_ago=7) + entries(1, first_id=20, days_ago=84)
+        entries=entries(2, days_ago=0)
+        + entries(3, first_id=10, days_ago=7)
+        + entries(1, first_id=20, days_ago=84)
+        + entries(4, first_id=30, days_ago=-1)
     )
-    counts = weekly_counts(f, today=TODAY)
+    weekly = level_2(f).weekly
 
-    assert len(counts) == 12 and counts[-1] == 2 and counts[-2] == 3 and sum(counts) == 5
+    assert len(weekly) == 12 and weekly[-1] == 2 and weekly[-2] == 3 and sum(weekly) == 5
+
+
+# --- tallies: the same report from counts instead of entries (what the director's table uses) -------------------
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_2, LEVEL_3, CBCMR])
+def test_a_report_from_tallies_equals_the_report_from_entries_without_evidence(ruleset_id):
+    rules = get_ruleset(ruleset_id)
+    f = rich_facts()
+    tallied = dataclasses.replace(f, entries=(), tallies=tally_entries(f, rules, today=TODAY))
+
+    from_entries = evaluate(f, rules, today=TODAY)
+    from_tallies = evaluate(tallied, rules, today=TODAY)
+
+    assert [r.achieved for r in from_tallies.requirements] == [r.achieved for r in from_entries.requirements]
+    assert [r.forecast for r in from_tallies.requirements] == [r.forecast for r in from_entries.requirements]
+    assert (from_tallies.flags, from_tallies.forecast, from_tallies.pace_per_week, from_tallies.weekly) == (
+        from_entries.flags,
+        from_entries.forecast,
+        from_entries.pace_per_week,
+        from_entries.weekly,
+    )
+    assert (from_tallies.virtual_count, from_tallies.in_person_count) == (40, 30)
+
+
+def test_tallies_count_each_rule_and_what_the_overlay_needs():
+    f = facts(
+        entries=entries(3, days_ago=100, categories={"flow"})
+        + entries(2, first_id=10, days_ago=5, roles=HANDS_ON, delivery="virtual_live_two_way")
+        + entries(1, first_id=20, days_ago=-2)
+    )
+    t = tally_entries(f, get_ruleset(LEVEL_2), today=TODAY)
+
+    assert t.rule_counts == {"interpreted": 3, "hands_on": 0}
+    assert t.rule_recent == {"interpreted": 0, "hands_on": 0}
+    assert (t.total, t.virtual, t.virtual_without_console, t.recent) == (5, 2, 2, 2)
+    assert t.categories == {"flow": 3}
+    assert t.evidence["interpreted"] == (1, 2, 3)

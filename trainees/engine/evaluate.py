@@ -44,7 +44,7 @@ class RequirementResult:
     def remaining(self) -> float:
         if self.at_most:
             return 0
-        return _round(max(self.required - self.achieved, 0))
+        return max(_difference(self.required, self.achieved), 0)
 
     @property
     def percent(self) -> int:
@@ -123,6 +123,11 @@ class Report:
             "forecast": self.forecast.isoformat() if self.forecast else None,
             "weekly": list(self.weekly),
         }
+
+
+def _difference(a: float, b: float) -> float:
+    """a - b to one decimal without float artefacts (1 - 0.9 is 0.1, not 0.0999… rounded down to 0.0)."""
+    return float((Decimal(str(a)) - Decimal(str(b))).quantize(Decimal("0.1"), rounding=ROUND_DOWN))
 
 
 def _round(value: float) -> float:
@@ -221,7 +226,7 @@ class _Evaluator:
             days = (required - months) * DAYS_PER_MONTH / Decimal(self.facts.fte_fraction)
             forecast = self.today + timedelta(days=math.ceil(days))
         shown = float(months.quantize(Decimal("0.1"), rounding=ROUND_DOWN))
-        missing = "" if met else f"{_round(float(required) - shown)} more months of training (full-time equivalent)"
+        missing = "" if met else f"{_difference(float(required), shown)} more months of training (full-time equivalent)"
         return self.result(
             rule, unit="months", required=float(required), achieved=shown, met=met, forecast=forecast, missing=missing
         )
@@ -264,7 +269,7 @@ class _Evaluator:
             required=len(slugs),
             achieved=len(covered),
             met=met,
-            evidence=self.t.evidence.get(CATEGORY_EVIDENCE, ()),
+            evidence=tuple(sorted({i for slug in slugs for i in self.t.evidence.get(CATEGORY_EVIDENCE + slug, ())})),
             missing=missing,
             detail={"counts": counts, "minimum": minimum},
         )
@@ -285,14 +290,22 @@ class _Evaluator:
             met = achieved >= required
             missing = "" if met else f"{required - achieved} more {name} cases"
             unit = "cases"
-        return self.result(rule, unit=unit, required=required, achieved=achieved, met=met, missing=missing)
+        return self.result(
+            rule,
+            unit=unit,
+            required=required,
+            achieved=achieved,
+            met=met,
+            missing=missing,
+            evidence=self.t.evidence.get(CATEGORY_EVIDENCE + slug, ()),
+        )
 
     def didactic_hours(self, rule: Rule) -> RequirementResult:
         attended = [s for s in self.facts.sessions if s.is_didactic and s.date <= self.today]
         hours = _round(sum(s.minutes for s in attended) / 60)
         required = float(rule.param("hours"))
         met = hours >= required
-        missing = "" if met else f"{_round(required - hours)} more hours of didactics"
+        missing = "" if met else f"{_difference(required, hours)} more hours of didactics"
         return self.result(
             rule,
             unit="hours",
@@ -329,6 +342,7 @@ class _Evaluator:
         results = []
         cap = facts.program.max_virtual_share
         share = _round(self.t.virtual * 100 / self.t.total) if self.t.total else 0
+        within_cap = self.t.virtual * 100 <= cap * self.t.total  # exact: 50.05% is over a 50% cap
         results.append(
             RequirementResult(
                 key="virtual_share",
@@ -338,18 +352,23 @@ class _Evaluator:
                 unit="%",
                 required=cap,
                 achieved=share,
-                met=share <= cap,
+                met=within_cap,
                 at_most=True,
                 overlay=True,
                 source=VIRTUAL,
                 citation=self.virtual_citation,
                 confidence="Program setting: SCMR 2021 leaves the virtual share to the program.",
-                missing="" if share <= cap else f"Virtual share {share:g}% is over the program's {cap}% maximum",
+                missing="" if within_cap else f"Virtual share {share:g}% is over the program's {cap}% maximum",
             )
         )
+        # Which competencies need in-person sign-off is known from any sign-off; only those signed by today count.
         required_in_person = sorted({s.competency for s in facts.sign_offs if s.in_person_required})
         if required_in_person:
-            in_person = {s.competency for s in facts.sign_offs if s.in_person_required and s.delivery == "in_person"}
+            in_person = {
+                s.competency
+                for s in facts.sign_offs
+                if s.in_person_required and s.delivery == "in_person" and s.date <= self.today
+            }
             done = [c for c in required_in_person if c in in_person]
             results.append(
                 RequirementResult(
@@ -371,7 +390,7 @@ class _Evaluator:
                 )
             )
         group_cap = facts.program.interactive_group_cap
-        over = [s for s in facts.sessions if not s.is_didactic and s.attendees > group_cap]
+        over = [s for s in facts.sessions if s.date <= self.today and not s.is_didactic and s.attendees > group_cap]
         results.append(
             RequirementResult(
                 key="group_cap",
@@ -507,7 +526,7 @@ def cumulative_points(facts: Facts, ruleset: Ruleset, key: str, *, today: date) 
 
 
 WEEKS = 12
-CATEGORY_EVIDENCE = "_categories"
+CATEGORY_EVIDENCE = "topic:"  # evidence key prefix: "topic:<slug>" -> entry ids
 
 
 def week_index(day: date, today: date, weeks: int = WEEKS) -> int | None:
@@ -530,18 +549,17 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
             rule_counts[rule.key] = len(counted)
             rule_recent[rule.key] = sum(1 for e in counted if e.date > since)
             evidence[rule.key] = tuple(e.id for e in counted)
-    categories: dict[str, int] = {}
-    with_topic = []
+    by_topic: dict[str, list[int]] = {}
     weekly = [0] * WEEKS
     for e in entries:
         for slug in e.categories:
-            categories[slug] = categories.get(slug, 0) + 1
-        if e.categories:
-            with_topic.append(e.id)
+            by_topic.setdefault(slug, []).append(e.id)
         index = week_index(e.date, today)
         if index is not None:
             weekly[index] += 1
-    evidence[CATEGORY_EVIDENCE] = tuple(with_topic)
+    categories = {slug: len(ids) for slug, ids in by_topic.items()}
+    for slug, ids in by_topic.items():
+        evidence[CATEGORY_EVIDENCE + slug] = tuple(ids)
     return Tallies(
         rule_counts=rule_counts,
         rule_recent=rule_recent,

@@ -84,7 +84,7 @@ class Tallies:
     virtual_without_console: int = 0
     recent: int = 0
     weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
-    # Entry ids per rule key ("_categories" for topic coverage); empty when counted by the database.
+    # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.
     evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 

@@ -197,9 +197,22 @@ def parse_ruleset(data: Any, *, origin: str = "ruleset") -> Ruleset:
     )
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A repeated key would silently replace a threshold: refuse it."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_ruleset(path: Path) -> Ruleset:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise RulesetError(f"{path.name}: not valid YAML: {exc}") from exc
     ruleset = parse_ruleset(data, origin=path.name)
@@ -258,8 +271,32 @@ def merge_local_rules(ruleset: Ruleset, local_rules: list[dict]) -> Ruleset:
                         f"local rule {rule.key!r} is weaker than {ruleset.label} ({param} {new} < {old}); "
                         "a program may only add stricter rules."
                     )
-            # Filters must not widen what counts: keep the base filters unless the local rule narrows them.
+            _refuse_wider_filters(ruleset, base, rule)
+            # Filters the local rule leaves out keep their base values.
             merged = {**base.params, **rule.params}
             rule = replace(base, params=merged, label=rule.label, local=True, source=rule.source or base.source)
         rules[rule.key] = rule
     return replace(ruleset, rules=tuple(rules.values()))
+
+
+_LIST_FILTERS = ("roles_any", "delivery_in", "source_in", "categories_any")
+
+
+def _refuse_wider_filters(ruleset: Ruleset, base: Rule, local: Rule) -> None:
+    """A local rule may count fewer entries than the base rule, never more."""
+    for name in _LIST_FILTERS:
+        if base.param(name) is not None and local.param(name) is not None:
+            extra = sorted(set(local.param(name)) - set(base.param(name)))
+            if extra:
+                raise RulesetError(
+                    f"local rule {local.key!r} widens {name} of {ruleset.label} with {', '.join(extra)}; "
+                    "a program may only add stricter rules."
+                )
+    window, base_window = local.param("within_months"), base.param("within_months")
+    if base_window is not None and window is not None and window > base_window:
+        raise RulesetError(
+            f"local rule {local.key!r} widens within_months of {ruleset.label} ({window} > {base_window})."
+        )
+    complete, base_complete = local.param("complete_study"), base.param("complete_study")
+    if base_complete is not None and complete is not None and complete != base_complete:
+        raise RulesetError(f"local rule {local.key!r} changes complete_study of {ruleset.label}.")

@@ -26,13 +26,16 @@ class Command(BaseCommand):
         if enrollment is None:
             raise CommandError(f"No enrollment with id {enrollment_id}.")
         try:
+            today = date.fromisoformat(as_of) if as_of else timezone.localdate()
+        except ValueError as exc:
+            raise CommandError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD): {exc}") from exc
+        try:
             rules = (
                 merge_local_rules(get_ruleset(ruleset), enrollment.program.local_rules)
                 if ruleset
                 else ruleset_for(enrollment)
             )
-            today = date.fromisoformat(as_of) if as_of else timezone.localdate()
-        except (RulesetError, ValueError) as exc:
+        except RulesetError as exc:
             raise CommandError(str(exc)) from exc
         report = evaluate(gather_facts(enrollment), rules, today=today)
         if options["json"]:
