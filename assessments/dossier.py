@@ -89,7 +89,8 @@ def build_snapshot(verification_request) -> dict:
         "director": {"name": director.display_name, "credentials": _credentials(director)},
         "mentors": [{"name": m.display_name, "credentials": _credentials(m)} for m in mentors],
         "ruleset_label": f"{ruleset.title} ({ruleset.label})",
-        "citations": ruleset.citations,
+        # A list, not a dict: PostgreSQL's jsonb does not keep key order, and the packet must render identically.
+        "citations": sorted(ruleset.citations.items()),
         # Evidence ids stay out of the packet: the case log below is the evidence, in full.
         "requirements": [{k: v for k, v in r.as_dict().items() if k != "evidence"} for r in report.requirements],
         "missing": report.missing,

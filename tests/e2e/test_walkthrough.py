@@ -179,7 +179,7 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
 
     # 4d. The signed case counts on the progress page.
     nav(tpage, "Dashboard")
-    tpage.get_by_role("link", name="Details").click()
+    tpage.get_by_role("link", name="Your full dashboard").click()
     expect(tpage.get_by_role("heading", name=re.compile("^Theo Trainee — Level"))).to_be_visible()
     expect(tpage.locator(".progress-row").filter(has_text="1 / 150").first).to_be_visible()
     mentors = tpage.locator("dt", has_text="Mentors").locator("xpath=following-sibling::dd[1]")
