@@ -58,6 +58,16 @@ class Program(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from trainees.engine import RulesetError, get_ruleset, merge_local_rules
+
+        try:
+            merge_local_rules(get_ruleset(self.ruleset), self.local_rules or [])
+        except RulesetError as exc:
+            raise ValidationError({"local_rules": str(exc)}) from exc
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
