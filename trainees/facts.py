@@ -19,7 +19,7 @@ from cases.models import Case, CaseLogEntry, Category
 from programs.models import Attendance
 
 from .engine import EntryFact, Facts, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
-from .engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before, week_index
+from .engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before
 from .engine.facts import ACQUISITION_ROLES, Tallies
 from .models import Enrollment, LeavePeriod
 
@@ -231,8 +231,8 @@ def gather_tallied_facts_for(
     enrollments: Sequence[Enrollment], rulesets: dict[int, Ruleset], *, today: date
 ) -> dict[int, Facts]:
     """Facts with the entries counted by the database (Tallies) instead of read one by one: what a 50-trainee
-    table needs, in eight queries and a few hundred rows whatever the size of the logs: counts, topic counts, weekly
-    counts, review counts, leave, attendance, sign-offs, the topic list. No evidence ids."""
+    table needs, in seven queries and a few hundred rows whatever the size of the logs: counts (per rule, per week),
+    review counts, leave, attendance, sign-offs, the topic list, topic counts. No evidence ids."""
     ids = [e.pk for e in enrollments]
     if not ids:
         return {}
@@ -247,6 +247,12 @@ def gather_tallied_facts_for(
         "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_SHARED),
         "recent": Count("id", filter=Q(performed_on__gt=since)),
     }
+    for index in range(WEEKS):
+        # Week `index` of the last WEEKS weeks (oldest first), as engine.evaluate.week_index numbers them.
+        newest = today - timedelta(days=7 * (WEEKS - 1 - index))
+        annotations[f"week_{index}"] = Count(
+            "id", filter=Q(performed_on__gt=newest - timedelta(days=7), performed_on__lte=newest)
+        )
     # One COUNT(... FILTER ...) per distinct (ruleset, rule): usually a program shares one ruleset.
     columns: dict[tuple[str, str], str] = {}
     for ruleset in {r.label: r for r in rulesets.values()}.values():
@@ -265,17 +271,6 @@ def gather_tallied_facts_for(
     for enrollment_id, category_id, n in _category_counts(ids, today):
         categories[enrollment_id][slugs[category_id]] = n
 
-    weekly: dict[int, list[int]] = defaultdict(lambda: [0] * WEEKS)
-    for enrollment_id, day, n in (
-        signed.filter(performed_on__gt=today - timedelta(days=WEEKS * 7))
-        .values("enrollment_id", "performed_on")
-        .annotate(n=Count("id"))
-        .values_list("enrollment_id", "performed_on", "n")
-    ):
-        index = week_index(day, today)
-        if index is not None:
-            weekly[enrollment_id][index] += n
-
     facts = {}
     for e in enrollments:
         row = counts.get(e.pk, {})
@@ -289,7 +284,7 @@ def gather_tallied_facts_for(
             virtual=row.get("virtual", 0),
             virtual_without_console=row.get("virtual_without_console", 0),
             recent=row.get("recent", 0),
-            weekly=tuple(weekly[e.pk]),
+            weekly=tuple(row.get(f"week_{index}", 0) for index in range(WEEKS)),
         )
         facts[e.pk] = _facts(e, other, tallies=tallies)
     return facts
