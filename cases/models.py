@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -74,7 +74,19 @@ class CaseLogEntry(models.Model):
         VIRTUAL_LIVE_TWO_WAY = "virtual_live_two_way", "Virtual, live two-way"
         ASYNCHRONOUS = "asynchronous", "Asynchronous"
 
+    class LGEPattern(models.TextChoices):
+        NONE = "none", "No LGE"
+        SUBENDOCARDIAL = "subendocardial", "Subendocardial"
+        TRANSMURAL = "transmural", "Transmural"
+        MID_WALL = "mid_wall", "Mid-wall"
+        SUBEPICARDIAL = "subepicardial", "Subepicardial"
+        RV_INSERTION = "rv_insertion", "RV insertion points"
+        DIFFUSE = "diffuse", "Diffuse / patchy"
+        NOT_ASSESSED = "not_assessed", "Not assessed"
+
     ROLE_FIELDS = ["interpreted", "acquired_hands_on", "observed_console", "protocolled", "post_processed"]
+    # The structured read, recorded by the trainee and (blind review) by the mentor, compared field by field.
+    READ_FIELDS = ["lvef", "lv_edvi", "lge_pattern", "final_diagnosis"]
     EDITABLE_STATUSES = {Status.DRAFT, Status.RETURNED}
 
     enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.PROTECT, related_name="entries")
@@ -95,6 +107,24 @@ class CaseLogEntry(models.Model):
     findings = models.TextField(blank=True)
     impression = models.TextField(blank=True)
     key_measurements = models.TextField(blank=True)
+    lvef = models.PositiveSmallIntegerField("LVEF (%)", null=True, blank=True, validators=[MaxValueValidator(100)])
+    lv_edvi = models.PositiveSmallIntegerField(
+        "LV EDV index (ml/m²)", null=True, blank=True, validators=[MaxValueValidator(400)]
+    )
+    lge_pattern = models.CharField("LGE pattern", max_length=20, choices=LGEPattern.choices, blank=True)
+    final_diagnosis = models.CharField(max_length=200, blank=True)
+    # The mentor's own read. With blind review the mentor records it before the trainee's read is shown.
+    mentor_lvef = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
+    mentor_lv_edvi = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(400)])
+    mentor_lge_pattern = models.CharField(max_length=20, choices=LGEPattern.choices, blank=True)
+    mentor_final_diagnosis = models.CharField(max_length=200, blank=True)
+    mentor_read_at = models.DateTimeField(null=True, blank=True)
+    agreement = models.JSONField(default=dict, blank=True, help_text="Per read field: did the mentor agree?")
+    group_review = models.ForeignKey(
+        "GroupReview", null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
+    # Set on imported entries: re-importing the same row finds it instead of duplicating it.
+    import_key = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     submitted_at = models.DateTimeField(null=True, blank=True)
     mentor_feedback = models.TextField(blank=True)
@@ -120,6 +150,9 @@ class CaseLogEntry(models.Model):
                 | (models.Q(signed_at__isnull=False) & models.Q(signed_by__isnull=False)),
                 name="entry_signed_has_signer",
             ),
+            models.UniqueConstraint(
+                fields=["enrollment", "import_key"], condition=~models.Q(import_key=""), name="entry_unique_import_key"
+            ),
             models.CheckConstraint(
                 condition=models.Q(interpreted=True)
                 | models.Q(acquired_hands_on=True)
@@ -140,3 +173,57 @@ class CaseLogEntry(models.Model):
     @property
     def roles_display(self) -> list[str]:
         return [str(self._meta.get_field(f).verbose_name) for f in self.ROLE_FIELDS if getattr(self, f)]
+
+
+class CaseLogAmendment(models.Model):
+    """A correction of a signed entry: the reason, and the entry before and after. The original is never lost."""
+
+    entry = models.ForeignKey(CaseLogEntry, on_delete=models.CASCADE, related_name="amendments")
+    amended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    before = models.JSONField()
+    after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Amendment of {self.entry_id} on {self.created_at:%Y-%m-%d}"
+
+
+class GroupReview(models.Model):
+    """A case a mentor reviewed with several trainees in one session, recorded once; each attending trainee gets an
+    entry to confirm with their own read."""
+
+    session = models.ForeignKey(
+        "programs.TrainingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_reviews"
+    )
+    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="group_reviews")
+    performed_on = models.DateField()
+    delivery = models.CharField(max_length=25, choices=CaseLogEntry.Delivery.choices)
+    teaching_points = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-performed_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"Group review of {self.case} on {self.performed_on}"
+
+
+class ReminderLog(models.Model):
+    """One reminder e-mail per person, kind and day: the beat job can run twice without sending twice."""
+
+    class Kind(models.TextChoices):
+        MENTOR_DIGEST = "mentor_digest", "Mentor review digest"
+        TRAINEE_NUDGE = "trainee_nudge", "Trainee logging nudge"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    sent_on = models.DateField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "sent_on"], name="reminder_once_a_day")]

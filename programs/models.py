@@ -41,6 +41,9 @@ class Program(models.Model):
         "trainees per mentor in interactive sessions", default=4, validators=[MinValueValidator(1)]
     )
     ruleset = models.CharField(max_length=60, default="scmr-2018-level-2")
+    blind_review = models.BooleanField(
+        default=False, help_text="Mentors record their own read before the trainee's read is shown to them."
+    )
     # Stricter local requirements on top of the ruleset (same schema as a ruleset's requirements; checked by
     # trainees.engine.merge_local_rules, which refuses anything weaker).
     local_rules = models.JSONField(default=list, blank=True)
