@@ -14,6 +14,7 @@ urlpatterns = [
     path("programs/", include("programs.urls")),
     path("enrollments/", include("trainees.urls")),
     path("cases/", include("cases.urls")),
+    path("cases/io/", include("cases.urls_io")),
     path("dossiers/", include("assessments.urls")),
     path("api/v1/", include("trainingportal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -147,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-dossiers": {
         "task": "assessments.tasks.verification_requests_sweep_stuck",
         "schedule": 300.0,
+    },
+    # Daily at 07:00 UTC: mentor review digests and trainee logging nudges (cases/reminders.py).
+    "case-log-reminders": {
+        "task": "cases.tasks.case_log_reminders_send",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 # A dossier job still "generating" after this many seconds is considered lost and re-queued.

@@ -1,0 +1,1 @@
+"""Celery tasks for the case log: ids in, call a service."""
