@@ -1,6 +1,8 @@
 from django import forms
 from django.utils import timezone
 
+from programs.models import TrainingSession
+
 from .models import Case, CaseLogEntry, Category
 
 ROLE_CHOICES = [(f, CaseLogEntry._meta.get_field(f).verbose_name.capitalize()) for f in CaseLogEntry.ROLE_FIELDS]
@@ -29,6 +31,21 @@ class EntryForm(forms.Form):
         choices=[c for c in CaseLogEntry.Delivery.choices], initial=CaseLogEntry.Delivery.IN_PERSON
     )
     supervising_mentor = forms.ModelChoiceField(queryset=None, label="Supervising mentor", empty_label=None)
+    session = forms.ModelChoiceField(
+        queryset=None, required=False, label="Training session", empty_label="— not from a session —"
+    )
+    technique_tags = forms.CharField(
+        required=False,
+        label="Techniques",
+        help_text="Comma-separated, e.g. cine, LGE, T1 mapping",
+        widget=forms.TextInput(attrs={"list": "technique-options", "autocomplete": "off"}),
+    )
+    lvef = forms.IntegerField(label="LVEF (%)", required=False, min_value=0, max_value=100)
+    lv_edvi = forms.IntegerField(label="LV EDV index (ml/m²)", required=False, min_value=0, max_value=400)
+    lge_pattern = forms.ChoiceField(
+        label="LGE pattern", required=False, choices=[("", "—")] + list(CaseLogEntry.LGEPattern.choices)
+    )
+    final_diagnosis = forms.CharField(label="Final diagnosis", required=False, max_length=200)
     findings = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Your findings")
     impression = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Your impression")
     key_measurements = forms.CharField(
@@ -41,9 +58,12 @@ class EntryForm(forms.Form):
     def __init__(self, *args, mentors, lock_case: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["supervising_mentor"].queryset = mentors
+        self.fields["session"].queryset = TrainingSession.objects.none()
         self.fields["performed_on"].initial = timezone.localdate
+        for name in ("lvef", "lv_edvi"):
+            self.fields[name].widget.attrs.update({"inputmode": "numeric"})
         if lock_case:
-            for name in ("reference", "source", "complete_study", "indication", "categories"):
+            for name in ("reference", "source", "complete_study", "indication", "categories", "technique_tags"):
                 self.fields[name].disabled = True
 
     def entry_fields(self) -> dict:
@@ -54,14 +74,21 @@ class EntryForm(forms.Form):
             **{f: f in roles for f in CaseLogEntry.ROLE_FIELDS},
             "delivery": data["delivery"],
             "supervising_mentor": data["supervising_mentor"],
+            "session": data.get("session"),
             "findings": data["findings"],
             "impression": data["impression"],
             "key_measurements": data["key_measurements"],
+            "lvef": data["lvef"],
+            "lv_edvi": data["lv_edvi"],
+            "lge_pattern": data["lge_pattern"],
+            "final_diagnosis": data["final_diagnosis"],
         }
 
     def case_fields(self) -> dict:
         data = self.cleaned_data
-        return {k: data[k] for k in ("reference", "source", "complete_study", "indication", "categories")}
+        fields = {k: data[k] for k in ("reference", "source", "complete_study", "indication", "categories")}
+        fields["technique_tags"] = [t.strip() for t in data.get("technique_tags", "").split(",") if t.strip()]
+        return fields
 
     @staticmethod
     def initial_for(entry: CaseLogEntry) -> dict:
@@ -75,10 +102,72 @@ class EntryForm(forms.Form):
             "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(entry, f)],
             "delivery": entry.delivery,
             "supervising_mentor": entry.supervising_mentor,
+            "session": entry.session,
             "findings": entry.findings,
             "impression": entry.impression,
             "key_measurements": entry.key_measurements,
+            "technique_tags": ", ".join(entry.case.technique_tags),
+            **{f: getattr(entry, f) for f in CaseLogEntry.READ_FIELDS},
         }
+
+    @staticmethod
+    def initial_like(entry: CaseLogEntry) -> dict:
+        """`Log another like this`: everything but the case reference and the read."""
+        initial = EntryForm.initial_for(entry)
+        for name in ("reference", "findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS):
+            initial.pop(name, None)
+        return initial
+
+
+AGREEMENT_CHOICES = [("", "—"), ("yes", "Agree"), ("no", "Disagree")]
+
+
+class MentorReadForm(forms.Form):
+    """Blind review: the mentor's own read, before the trainee's read is shown."""
+
+    lvef = forms.IntegerField(label="LVEF (%)", required=False, min_value=0, max_value=100)
+    lv_edvi = forms.IntegerField(label="LV EDV index (ml/m²)", required=False, min_value=0, max_value=400)
+    lge_pattern = forms.ChoiceField(
+        label="LGE pattern", required=False, choices=[("", "—")] + list(CaseLogEntry.LGEPattern.choices)
+    )
+    final_diagnosis = forms.CharField(label="Final diagnosis", required=False, max_length=200)
+
+
+class BatchSignForm(forms.Form):
+    entries = forms.ModelMultipleChoiceField(queryset=CaseLogEntry.objects.none(), widget=forms.CheckboxSelectMultiple)
+    mentor_feedback = forms.CharField(
+        label="Feedback for every selected entry", initial="Reviewed: I agree with your read.", max_length=500
+    )
+
+    def __init__(self, *args, queryset, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["entries"].queryset = queryset
+
+
+class AmendForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why is the signed entry corrected?")
+
+
+class GroupReviewForm(forms.Form):
+    reference = forms.CharField(label="Case reference", max_length=40)
+    performed_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ChoiceField(choices=Case.Source.choices, initial=Case.Source.CENTER_ARCHIVE)
+    delivery = forms.ChoiceField(
+        choices=CaseLogEntry.Delivery.choices, initial=CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY
+    )
+    categories = forms.ModelMultipleChoiceField(
+        queryset=Category.objects.all(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
+    )
+    enrollments = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, label="Trainees who reviewed it with you"
+    )
+    teaching_points = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, enrollments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enrollments"].queryset = enrollments
+        self.fields["enrollments"].label_from_instance = lambda e: f"{e.trainee} ({e.program.name})"
+        self.fields["performed_on"].initial = timezone.localdate
 
 
 class ReviewForm(forms.Form):
@@ -94,5 +183,21 @@ class ReviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Reason for returning (if you return it)"
     )
 
+    def __init__(self, *args, read_fields=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # One agree / disagree choice per structured field the trainee filled in.
+        for name in read_fields:
+            label = CaseLogEntry._meta.get_field(name).verbose_name
+            self.fields[f"agree_{name}"] = forms.ChoiceField(
+                label=f"{label[0].upper()}{label[1:]}", choices=AGREEMENT_CHOICES, required=False
+            )
+
     def agrees(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data.get("mentor_agrees"))
+
+    def agreement(self) -> dict[str, bool]:
+        return {
+            name.removeprefix("agree_"): value == "yes"
+            for name, value in self.cleaned_data.items()
+            if name.startswith("agree_") and value
+        }

@@ -167,6 +167,10 @@ class CaseLogEntry(models.Model):
         return f"{self.case.reference} on {self.performed_on}"
 
     @property
+    def program_blind_review(self) -> bool:
+        return self.enrollment.program.blind_review
+
+    @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
 

@@ -38,6 +38,7 @@ ENTRY_ACTIONS: dict[str, tuple[set[str], set[str] | None]] = {
     "edit": ({"trainee"}, set(CaseLogEntry.EDITABLE_STATUSES)),
     "submit": ({"trainee"}, set(CaseLogEntry.EDITABLE_STATUSES)),
     "review": ({"supervisor", "mentor"}, {Status.SUBMITTED}),
+    "amend": ({"trainee", "supervisor", "mentor"}, {Status.SIGNED}),
 }
 
 
@@ -65,3 +66,29 @@ def get_entry_for_user(user, pk: int, *, action: str = "view") -> CaseLogEntry:
 
 def curriculum_categories() -> QuerySet[Category]:
     return Category.objects.all()
+
+
+def reviewable_entries(user, ids) -> list[CaseLogEntry]:
+    """Of the given ids, the entries waiting in this mentor's inbox (others are silently left out)."""
+    return list(review_inbox(user).filter(pk__in=list(ids)))
+
+
+def entry_history(entry: CaseLogEntry) -> list[dict]:
+    """Every recorded change of the entry, oldest first: audit events with actor, time, before and after."""
+    from trainingportal.core.models import AuditEvent
+
+    events = AuditEvent.objects.filter(object_type="cases.caselogentry", object_id=str(entry.pk)).select_related(
+        "actor"
+    )
+    return list(events.order_by("created_at", "id"))
+
+
+def recent_references(enrollment, *, limit: int = 30) -> list[str]:
+    """The program's most recently logged case references (for picking a case by typing)."""
+    from .models import Case
+
+    return list(
+        Case.objects.filter(program_id=enrollment.program_id)
+        .order_by("-created_at")
+        .values_list("reference", flat=True)[:limit]
+    )

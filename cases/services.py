@@ -10,7 +10,7 @@ from django.utils import timezone
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
-from .models import Case, CaseLogEntry
+from .models import Case, CaseLogAmendment, CaseLogEntry, GroupReview
 
 Status = CaseLogEntry.Status
 
@@ -21,6 +21,11 @@ FREE_TEXT_LABELS = {
     "key_measurements": "Key measurements",
     "mentor_feedback": "Feedback",
     "returned_reason": "Reason for returning",
+    "final_diagnosis": "Final diagnosis",
+    "mentor_final_diagnosis": "Your final diagnosis",
+    "reason": "Reason for the amendment",
+    "teaching_points": "Teaching points",
+    "technique_tags": "Techniques",
 }
 ENTRY_FIELDS = [
     "performed_on",
@@ -31,7 +36,10 @@ ENTRY_FIELDS = [
     "findings",
     "impression",
     "key_measurements",
+    *CaseLogEntry.READ_FIELDS,
 ]
+# What an amendment may correct (the case itself, its reference and topics, is not part of the entry).
+AMENDABLE_FIELDS = [f for f in ENTRY_FIELDS if f != "session"]
 
 
 def _snapshot(entry: CaseLogEntry) -> dict:
@@ -42,7 +50,12 @@ def _snapshot(entry: CaseLogEntry) -> dict:
         "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(entry, f)],
         "delivery": entry.delivery,
         "supervising_mentor": entry.supervising_mentor.email if entry.supervising_mentor_id else None,
+        "findings": entry.findings,
         "impression": entry.impression,
+        "key_measurements": entry.key_measurements,
+        **{f: getattr(entry, f) for f in CaseLogEntry.READ_FIELDS},
+        "signed_by": entry.signed_by.email if entry.signed_by_id else None,
+        "signed_at": entry.signed_at.isoformat() if entry.signed_at else None,
     }
 
 
@@ -77,7 +90,10 @@ def _validate_entry(entry: CaseLogEntry) -> None:
         errors["supervising_mentor"] = "Choose one of your mentors."
     if errors:
         raise ValidationError(errors)
-    check_phi_fields({k: getattr(entry, k) for k in ("findings", "impression", "key_measurements")}, FREE_TEXT_LABELS)
+    check_phi_fields(
+        {k: getattr(entry, k) for k in ("findings", "impression", "key_measurements", "final_diagnosis")},
+        FREE_TEXT_LABELS,
+    )
     entry.full_clean(exclude=["case"])
 
 
@@ -90,8 +106,9 @@ def _case_for(
     indication: str,
     categories,
     field_strength: str = Case.FieldStrength.T1_5,
+    technique_tags=(),
 ) -> Case:
-    check_phi_fields({"indication": indication}, FREE_TEXT_LABELS)
+    check_phi_fields({"indication": indication, "technique_tags": ", ".join(technique_tags)}, FREE_TEXT_LABELS)
     reference = reference.strip()
     case = Case.objects.filter(program=enrollment.program, reference__iexact=reference).first()
     if case is None:
@@ -107,8 +124,12 @@ def _case_for(
         case.save()
     if not categories:
         raise ValidationError({"categories": "Choose at least one curriculum topic."})
-    # A case's topics are the union of what the trainees who logged it chose.
+    # A case's topics (and techniques) are the union of what the trainees who logged it chose.
     case.categories.add(*categories)
+    new_tags = [t[:40] for t in technique_tags if t not in case.technique_tags]
+    if new_tags:
+        case.technique_tags = [*case.technique_tags, *new_tags]
+        case.save(update_fields=["technique_tags"])
     return case
 
 
@@ -123,6 +144,7 @@ def entry_create(
     indication: str,
     categories,
     submit: bool = False,
+    technique_tags=(),
     **fields,
 ) -> CaseLogEntry:
     if enrollment.trainee_id != actor.pk:
@@ -134,6 +156,7 @@ def entry_create(
         complete_study=complete_study,
         indication=indication,
         categories=categories,
+        technique_tags=technique_tags,
     )
     entry = CaseLogEntry(enrollment=enrollment, case=case, **fields)
     _validate_entry(entry)
@@ -184,11 +207,65 @@ def entry_submit(*, actor, entry: CaseLogEntry) -> CaseLogEntry:
     return entry
 
 
+def compare_reads(entry: CaseLogEntry) -> dict[str, bool]:
+    """Agreement of the trainee's structured read with the mentor's, field by field, where both gave a value:
+    LVEF within 5 points, LV EDV index within 10 %, the same LGE pattern, the same final diagnosis (case-folded)."""
+    result: dict[str, bool] = {}
+    if entry.lvef is not None and entry.mentor_lvef is not None:
+        result["lvef"] = abs(entry.lvef - entry.mentor_lvef) <= 5
+    if entry.lv_edvi is not None and entry.mentor_lv_edvi:
+        result["lv_edvi"] = abs(entry.lv_edvi - entry.mentor_lv_edvi) <= 0.1 * entry.mentor_lv_edvi
+    if entry.lge_pattern and entry.mentor_lge_pattern:
+        result["lge_pattern"] = entry.lge_pattern == entry.mentor_lge_pattern
+    if entry.final_diagnosis and entry.mentor_final_diagnosis:
+        result["final_diagnosis"] = entry.final_diagnosis.strip().casefold() == (
+            entry.mentor_final_diagnosis.strip().casefold()
+        )
+    return result
+
+
 @transaction.atomic
-def entry_sign(*, actor, entry: CaseLogEntry, feedback: str, agrees: bool | None) -> CaseLogEntry:
+def entry_record_mentor_read(
+    *, actor, entry: CaseLogEntry, lvef=None, lv_edvi=None, lge_pattern: str = "", final_diagnosis: str = ""
+) -> CaseLogEntry:
+    """The mentor's own read, recorded before the trainee's is shown (blind review). Recorded once."""
+    check_phi_fields({"mentor_final_diagnosis": final_diagnosis}, FREE_TEXT_LABELS)
+    if lvef is None and lv_edvi is None and not lge_pattern and not final_diagnosis:
+        raise ValidationError("Record at least one item of your own read.")
+    moved = CaseLogEntry.objects.filter(pk=entry.pk, status=Status.SUBMITTED, mentor_read_at__isnull=True).update(
+        mentor_lvef=lvef,
+        mentor_lv_edvi=lv_edvi,
+        mentor_lge_pattern=lge_pattern,
+        mentor_final_diagnosis=final_diagnosis.strip(),
+        mentor_read_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if not moved:
+        raise ValidationError("Your read of this entry is recorded already, or the entry is no longer awaiting review.")
+    entry.refresh_from_db()
+    log_action(
+        actor=actor,
+        action="entry.mentor_read",
+        obj=entry,
+        after={f: getattr(entry, f"mentor_{f}") for f in CaseLogEntry.READ_FIELDS},
+    )
+    return entry
+
+
+@transaction.atomic
+def entry_sign(
+    *, actor, entry: CaseLogEntry, feedback: str, agrees: bool | None, agreement: dict[str, bool] | None = None
+) -> CaseLogEntry:
+    """Sign a submitted entry. `agreement` (per read field) defaults to the comparison with the mentor's own read."""
     check_phi_fields({"mentor_feedback": feedback}, FREE_TEXT_LABELS)
     if not feedback.strip():
         raise ValidationError({"mentor_feedback": "Write feedback for the trainee before signing."})
+    if entry.program_blind_review and entry.mentor_read_at is None:
+        raise ValidationError("This program reviews blind: record your own read before signing.")
+    agreement = {**compare_reads(entry), **(agreement or {})}
+    unknown = set(agreement) - set(CaseLogEntry.READ_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown read fields: {', '.join(sorted(unknown))}.")
     before = _snapshot(entry)
     entry = _move(
         entry,
@@ -198,10 +275,34 @@ def entry_sign(*, actor, entry: CaseLogEntry, feedback: str, agrees: bool | None
         signed_by=actor,
         mentor_feedback=feedback.strip(),
         mentor_agrees=agrees,
+        agreement=agreement,
         returned_reason="",
     )
-    log_action(actor=actor, action="entry.sign", obj=entry, before=before, after={**_snapshot(entry), "agrees": agrees})
+    log_action(
+        actor=actor,
+        action="entry.sign",
+        obj=entry,
+        before=before,
+        after={**_snapshot(entry), "agrees": agrees, "agreement": agreement},
+    )
     return entry
+
+
+@transaction.atomic
+def entries_sign_batch(*, actor, entries: list[CaseLogEntry], feedback: str) -> tuple[list, list]:
+    """Sign several submitted entries with the same short feedback. Entries another mentor signed meanwhile, or that
+    need a blind read first, are skipped and returned with the reason; the rest are signed, each with its audit
+    event. Returns (signed, skipped)."""
+    if not feedback.strip():
+        raise ValidationError({"mentor_feedback": "Write the feedback the trainees will see."})
+    signed, skipped = [], []
+    for entry in entries:
+        try:
+            with transaction.atomic():
+                signed.append(entry_sign(actor=actor, entry=entry, feedback=feedback, agrees=True))
+        except ValidationError as exc:
+            skipped.append((entry, " ".join(exc.messages)))
+    return signed, skipped
 
 
 @transaction.atomic
@@ -213,6 +314,114 @@ def entry_return(*, actor, entry: CaseLogEntry, reason: str) -> CaseLogEntry:
     entry = _move(entry, from_statuses=[Status.SUBMITTED], status=Status.RETURNED, returned_reason=reason.strip())
     log_action(actor=actor, action="entry.return", obj=entry, before=before, after=_snapshot(entry))
     return entry
+
+
+@transaction.atomic
+def entry_amend(*, actor, entry: CaseLogEntry, reason: str, **fields) -> CaseLogEntry:
+    """Correct a signed entry. The original stays in the amendment record. A trainee's correction goes back to the
+    mentor for a new signature; a mentor's correction of an entry they may review stays signed."""
+    check_phi_fields({"reason": reason}, FREE_TEXT_LABELS)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the signed entry is corrected."})
+    locked = CaseLogEntry.objects.select_for_update().select_related("case", "enrollment").get(pk=entry.pk)
+    if locked.status != Status.SIGNED:
+        raise ValidationError("Only signed entries are amended; edit drafts and returned entries directly.")
+    unknown = set(fields) - set(AMENDABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These cannot be amended: {', '.join(sorted(unknown))}.")
+    before = _snapshot(locked)
+    changed = {name: value for name, value in fields.items() if getattr(locked, name) != value}
+    if not changed:
+        raise ValidationError("Nothing was changed.")
+    for name, value in changed.items():
+        setattr(locked, name, value)
+    _validate_entry(locked)
+    by_trainee = locked.enrollment.trainee_id == actor.pk
+    if by_trainee:
+        # The corrected read needs a new signature; the old one is kept in `before`.
+        locked.status, locked.submitted_at = Status.SUBMITTED, timezone.now()
+        locked.signed_at = locked.signed_by = None
+        locked.agreement = {}
+    locked.save()
+    CaseLogAmendment.objects.create(
+        entry=locked, amended_by=actor, reason=reason.strip(), before=before, after=_snapshot(locked)
+    )
+    log_action(actor=actor, action="entry.amend", obj=locked, before=before, after=_snapshot(locked))
+    return locked
+
+
+@transaction.atomic
+def group_review_create(
+    *,
+    actor,
+    program,
+    enrollments,
+    reference: str,
+    source: str,
+    categories,
+    performed_on: date,
+    delivery: str,
+    session=None,
+    indication: str = "",
+    teaching_points: str = "",
+) -> GroupReview:
+    """A mentor records a case reviewed with several trainees once; each trainee gets a draft entry to confirm with
+    their own read and submit."""
+    check_phi_fields({"teaching_points": teaching_points}, FREE_TEXT_LABELS)
+    if not enrollments:
+        raise ValidationError({"enrollments": "Choose the trainees who attended."})
+    for enrollment in enrollments:
+        if enrollment.program_id != program.pk or actor.pk not in allowed_supervisor_ids(enrollment):
+            raise ValidationError({"enrollments": f"You do not supervise {enrollment.trainee}."})
+    case = _case_for(
+        enrollment=enrollments[0],
+        reference=reference,
+        source=source,
+        complete_study=True,
+        indication=indication,
+        categories=categories,
+    )
+    review = GroupReview.objects.create(
+        session=session,
+        mentor=actor,
+        case=case,
+        performed_on=performed_on,
+        delivery=delivery,
+        teaching_points=teaching_points.strip(),
+    )
+    for enrollment in enrollments:
+        entry = CaseLogEntry(
+            enrollment=enrollment,
+            case=case,
+            performed_on=performed_on,
+            interpreted=True,
+            delivery=delivery,
+            session=session,
+            supervising_mentor=actor,
+            group_review=review,
+        )
+        _validate_entry(entry)
+        entry.save()
+        log_action(actor=actor, action="entry.create_from_group_review", obj=entry, after=_snapshot(entry))
+    log_action(actor=actor, action="group_review.create", obj=review, after={"trainees": len(enrollments)})
+    return review
+
+
+def last_entry_defaults(enrollment) -> dict:
+    """What the trainee's next entry most likely shares with their last one: mentor, delivery, session, source,
+    roles. Keyboard-first logging starts from these."""
+    last = (
+        CaseLogEntry.objects.filter(enrollment=enrollment).select_related("case").order_by("-created_at", "-id").first()
+    )
+    if last is None:
+        return {}
+    return {
+        "supervising_mentor": last.supervising_mentor_id,
+        "delivery": last.delivery,
+        "session": last.session_id,
+        "source": last.case.source,
+        "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(last, f)],
+    }
 
 
 def default_performed_on() -> date:

@@ -201,6 +201,14 @@ MATRIX = [
     R("cases:review",               "post", submitted,    LOGIN,    403,    403,   OK,    403,     404,     403, label="submitted"),
     R("cases:review",               "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     403, label="draft"),
     R("cases:review",               "get",  signed,       LOGIN,    403,    403,   403,   403,     404,     403, label="signed"),
+    # Amendments of signed entries: the trainee or their mentor; the director and the reviewer have no role on entries.
+    R("cases:amend",                "get",  signed,       LOGIN,    200,    403,   200,   403,     404,     403, label="signed"),
+    R("cases:amend",                "post", signed,       LOGIN,    OK,     403,   OK,    403,     404,     403, label="signed"),
+    R("cases:amend",                "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     403, label="draft"),
+    # Batch signing takes only entries from the user's own inbox; for anyone else the selection is empty.
+    R("cases:sign_batch",           "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
+    R("cases:group_review_create",  "get",  none,         LOGIN,    403,    403,   200,   403,     403,     403),
+    R("cases:group_review_create",  "post", none,         LOGIN,    403,    403,   OK,    403,     403,     403),
     # --- verification dossiers (a mentor is a member of the program without a role on dossiers → 403)
     R("assessments:create",         "post", enrollment,   LOGIN,    403,    403,   403,   302,     404,     403),
     R("assessments:queue",          "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
