@@ -1,12 +1,14 @@
 import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from programs.models import TrainingSession
 from trainees.selectors import active_enrollment_for_trainee
 from trainingportal.core.api import AccessFunctionMixin, as_drf_error
 
@@ -24,6 +26,7 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
     categories = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
     trainee = serializers.EmailField(source="enrollment.trainee.email", read_only=True)
+    amendments = serializers.SerializerMethodField(help_text="How many amendments the entry has.")
 
     class Meta:
         model = CaseLogEntry
@@ -44,15 +47,25 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
             "findings",
             "impression",
             "key_measurements",
+            "lvef",
+            "lv_edvi",
+            "lge_pattern",
+            "final_diagnosis",
             "status",
             "submitted_at",
             "mentor_feedback",
             "mentor_agrees",
+            "agreement",
             "signed_at",
             "signed_by",
             "returned_reason",
+            "amendments",
         ]
         read_only_fields = fields
+
+    def get_amendments(self, entry) -> int:
+        count = getattr(entry, "amendment_count", None)  # annotated on lists, so that they stay one query
+        return entry.amendments.count() if count is None else count
 
     def get_categories(self, entry) -> list[str]:
         return [c.slug for c in entry.case.categories.all()]
@@ -69,6 +82,15 @@ class EntryWriteFieldsSerializer(serializers.Serializer):
     findings = serializers.CharField(required=False, allow_blank=True, default="")
     impression = serializers.CharField()
     key_measurements = serializers.CharField(required=False, allow_blank=True, default="")
+    lvef = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
+    lv_edvi = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=400)
+    lge_pattern = serializers.ChoiceField(
+        choices=CaseLogEntry.LGEPattern.choices, required=False, allow_blank=True, default=""
+    )
+    final_diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    session = serializers.PrimaryKeyRelatedField(
+        queryset=TrainingSession.objects.all(), required=False, allow_null=True, default=None
+    )
     submit = serializers.BooleanField(required=False, default=False, help_text="Submit for review right away.")
 
     def entry_fields(self) -> dict:
@@ -84,10 +106,13 @@ class EntryCreateSerializer(EntryWriteFieldsSerializer):
     complete_study = serializers.BooleanField(default=True)
     indication = serializers.CharField(required=False, allow_blank=True, default="")
     categories = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), many=True)
+    technique_tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list, help_text='e.g. ["cine", "LGE"]'
+    )
 
     def entry_fields(self) -> dict:
         fields = super().entry_fields()
-        for name in ("reference", "source", "complete_study", "indication", "categories"):
+        for name in ("reference", "source", "complete_study", "indication", "categories", "technique_tags"):
             fields.pop(name, None)
         return fields
 
@@ -95,6 +120,33 @@ class EntryCreateSerializer(EntryWriteFieldsSerializer):
 class SignSerializer(serializers.Serializer):
     feedback = serializers.CharField()
     agrees = serializers.BooleanField(allow_null=True, required=False, default=None)
+    agreement = serializers.DictField(
+        child=serializers.BooleanField(),
+        required=False,
+        default=dict,
+        help_text='Per read field, e.g. {"lvef": true, "lge_pattern": false}; defaults to the comparison with '
+        "the mentor's own read.",
+    )
+
+
+class SignBatchSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=200)
+    feedback = serializers.CharField(max_length=500)
+
+
+class SignBatchResultSerializer(serializers.Serializer):
+    signed = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.DictField())
+
+
+class AmendSerializer(EntryWriteFieldsSerializer):
+    reason = serializers.CharField()
+
+    def entry_fields(self) -> dict:
+        fields = super().entry_fields()
+        fields.pop("reason", None)
+        fields.pop("session", None)
+        return fields
 
 
 class ReturnSerializer(serializers.Serializer):
@@ -135,7 +187,11 @@ class CaseLogViewSet(
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.entries_for_user(self.request.user).order_by("-performed_on", "-id")
+        return (
+            selectors.entries_for_user(self.request.user)
+            .annotate(amendment_count=Count("amendments"))
+            .order_by("-performed_on", "-id")
+        )
 
     def _respond(self, entry, code=status.HTTP_200_OK):
         entry = selectors.get_entry_for_user(self.request.user, entry.pk)
@@ -215,6 +271,44 @@ class CaseLogViewSet(
         data.is_valid(raise_exception=True)
         try:
             entry = services.entry_return(actor=request.user, entry=entry, reason=data.validated_data["reason"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)
+
+    @extend_schema(request=SignBatchSerializer, responses=SignBatchResultSerializer)
+    @action(detail=False, methods=["post"], url_path="sign-batch")
+    def sign_batch(self, request):
+        """Sign several entries of your review inbox with one feedback; ids not in your inbox are skipped."""
+        data = SignBatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["ids"]
+        entries = selectors.reviewable_entries(request.user, ids)
+        try:
+            signed, skipped = services.entries_sign_batch(
+                actor=request.user, entries=entries, feedback=data.validated_data["feedback"]
+            )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        found = {e.pk for e in entries}
+        not_reviewable = [{"id": i, "reason": "not in your review inbox"} for i in ids if i not in found]
+        return Response(
+            {
+                "signed": [e.pk for e in signed],
+                "skipped": [{"id": e.pk, "reason": reason} for e, reason in skipped] + not_reviewable,
+            }
+        )
+
+    @extend_schema(request=AmendSerializer, responses=CaseLogEntrySerializer)
+    @action(detail=True, methods=["post"])
+    def amend(self, request, pk=None):
+        """Correct a signed entry with a reason; the original is kept. A trainee's correction is re-reviewed."""
+        entry = self.get_object()
+        data = AmendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entry = services.entry_amend(
+                actor=request.user, entry=entry, reason=data.validated_data["reason"], **data.entry_fields()
+            )
         except ValidationError as exc:
             raise as_drf_error(exc) from exc
         return self._respond(entry)

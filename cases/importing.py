@@ -62,6 +62,7 @@ COLUMNS = [
         "cardiomyopathy;fibrosis-edema",
         ("topics", "curriculum_topics"),
     ),
+    Column("technique_tags", False, "Techniques used, separated by ; (e.g. LGE;T1 mapping).", "LGE;T1 mapping"),
     Column(
         "roles",
         True,
@@ -88,7 +89,15 @@ COLUMNS = [
 COLUMN_NAMES = [c.name for c in COLUMNS]
 REQUIRED_COLUMNS = [c.name for c in COLUMNS if c.required]
 # Free text is checked for patient identifiers cell by cell, so the message names the column.
-FREE_TEXT_COLUMNS = ["reference", "indication", "findings", "impression", "key_measurements", "final_diagnosis"]
+FREE_TEXT_COLUMNS = [
+    "reference",
+    "indication",
+    "technique_tags",
+    "findings",
+    "impression",
+    "key_measurements",
+    "final_diagnosis",
+]
 # The service names model fields; the trainee knows the file's columns.
 _SERVICE_FIELD_TO_COLUMN = {"performed_on": "date", "__all__": ""}
 _ALIASES = {alias: c.name for c in COLUMNS for alias in (c.name, *c.aliases)}
@@ -303,6 +312,7 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
             "categories", f"Unknown curriculum topic {', '.join(f'“{u}”' for u in unknown)}. Use these slugs: {slugs}."
         )
     values["categories"] = sorted(set(categories), key=lambda c: c.slug)
+    values["technique_tags"] = [tag for tag in (t.strip() for t in cells["technique_tags"].split(";")) if tag]
 
     roles, unknown = set(), []
     for part in _split(cells["roles"]):
@@ -374,6 +384,7 @@ def import_key(values: dict) -> str:
         "source": values["source"],
         "complete_study": values["complete_study"],
         "categories": sorted(c.slug for c in values["categories"]),
+        "technique_tags": sorted({text(t).casefold() for t in values["technique_tags"]}),
         "roles": sorted(name for name in CaseLogEntry.ROLE_FIELDS if values[name]),
         "delivery": values["delivery"],
         "supervising_mentor": values["supervising_mentor"].email.lower(),

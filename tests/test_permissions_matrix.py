@@ -209,6 +209,13 @@ MATRIX = [
     R("cases:sign_batch",           "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
     R("cases:group_review_create",  "get",  none,         LOGIN,    403,    403,   200,   403,     403,     403),
     R("cases:group_review_create",  "post", none,         LOGIN,    403,    403,   OK,    403,     403,     403),
+    # --- case-log import/export (issue 4)
+    # A trainee's own log only (other_trainee has one too); users who are not trainees have no log to move → 403.
+    R("cases_io:export_csv",        "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
+    R("cases_io:export_json",       "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
+    R("cases_io:import",            "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
+    R("cases_io:import",            "post", none,         LOGIN,    OK,     OK,    403,   403,     403,     403),
+    R("cases_io:import_template",   "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
     # --- verification dossiers (a mentor is a member of the program without a role on dossiers → 403)
     R("assessments:create",         "post", enrollment,   LOGIN,    403,    403,   403,   302,     404,     403),
     R("assessments:queue",          "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
