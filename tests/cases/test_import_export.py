@@ -39,6 +39,7 @@ def _row(n: int = 1, **overrides) -> dict:
         "complete_study": "yes",
         "indication": "Suspected myocarditis",
         "categories": "cardiomyopathy;fibrosis-edema",
+        "technique_tags": "LGE;T1 mapping",
         "roles": "interpreted;post_processed",
         "delivery": "in_person",
         "supervising_mentor": "mentor@example.test",
@@ -228,6 +229,12 @@ def test_utf8_with_a_byte_order_mark_and_semicolons_is_accepted(trainee_client):
     assert report.created_count == 2
 
 
+def test_files_with_too_many_rows_are_refused(trainee_client, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_ROWS", 2)
+    response = _upload(trainee_client, _csv([_row(1), _row(2), _row(3)]))
+    assert "The file has more than 2 rows" in response.content.decode()
+
+
 def test_missing_required_columns_are_named(trainee_client):
     rows = [{k: v for k, v in _row().items() if k not in ("roles", "delivery")}]
     response = _upload(trainee_client, _csv(rows))
@@ -327,6 +334,7 @@ def test_clean_import_creates_drafts(trainee_client, trainee, enrollment, mentor
     first = entries[0]
     assert first.case.reference == "PRIOR-0001" and first.case.source == Case.Source.REGISTRY
     assert sorted(c.slug for c in first.case.categories.all()) == ["cardiomyopathy", "fibrosis-edema"]
+    assert first.case.technique_tags == ["LGE", "T1 mapping"]
     assert first.interpreted and first.post_processed and not first.acquired_hands_on
     assert first.supervising_mentor == mentor
     assert (first.lvef, first.lv_edvi, first.lge_pattern) == (48, 96, "mid_wall")
