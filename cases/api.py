@@ -63,6 +63,23 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    BLINDED = ("findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS)
+
+    def to_representation(self, entry):
+        data = super().to_representation(entry)
+        request = self.context.get("request")
+        if (
+            request is not None
+            and entry.supervising_mentor_id == request.user.pk
+            and entry.status == CaseLogEntry.Status.SUBMITTED
+            and entry.program_blind_review
+            and entry.mentor_read_at is None
+        ):
+            # Blind review: the mentor sees the trainee's read only after recording their own (mentor-read action).
+            for name in self.BLINDED:
+                data[name] = None
+        return data
+
     def get_amendments(self, entry) -> int:
         count = getattr(entry, "amendment_count", None)  # annotated on lists, so that they stay one query
         return entry.amendments.count() if count is None else count
@@ -129,6 +146,15 @@ class SignSerializer(serializers.Serializer):
     )
 
 
+class MentorReadSerializer(serializers.Serializer):
+    lvef = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
+    lv_edvi = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=400)
+    lge_pattern = serializers.ChoiceField(
+        choices=CaseLogEntry.LGEPattern.choices, required=False, allow_blank=True, default=""
+    )
+    final_diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
 class SignBatchSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=200)
     feedback = serializers.CharField(max_length=500)
@@ -183,6 +209,8 @@ class CaseLogViewSet(
         "submit": "submit",
         "sign": "review",
         "return_entry": "review",
+        "amend": "amend",
+        "mentor_read": "review",
     }
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
@@ -195,7 +223,7 @@ class CaseLogViewSet(
 
     def _respond(self, entry, code=status.HTTP_200_OK):
         entry = selectors.get_entry_for_user(self.request.user, entry.pk)
-        return Response(CaseLogEntrySerializer(entry).data, status=code)
+        return Response(CaseLogEntrySerializer(entry, context={"request": self.request}).data, status=code)
 
     @extend_schema(request=EntryCreateSerializer, responses={201: CaseLogEntrySerializer})
     def create(self, request, *args, **kwargs):
@@ -309,6 +337,19 @@ class CaseLogViewSet(
             entry = services.entry_amend(
                 actor=request.user, entry=entry, reason=data.validated_data["reason"], **data.entry_fields()
             )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from exc
+        return self._respond(entry)
+
+    @extend_schema(request=MentorReadSerializer, responses=CaseLogEntrySerializer)
+    @action(detail=True, methods=["post"], url_path="mentor-read")
+    def mentor_read(self, request, pk=None):
+        """Blind review: record your own structured read; the trainee's read is then shown and compared."""
+        entry = self.get_object()
+        data = MentorReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entry = services.entry_record_mentor_read(actor=request.user, entry=entry, **data.validated_data)
         except ValidationError as exc:
             raise as_drf_error(exc) from exc
         return self._respond(entry)

@@ -138,6 +138,15 @@ class RowResult:
     def action(self) -> str:
         return "error" if self.errors else "skip" if self.skipped else "create"
 
+    # For the preview table: lists as typed, with room to wrap on a narrow screen.
+    @property
+    def categories_display(self) -> str:
+        return ", ".join(_split(self.cells.get("categories", "")))
+
+    @property
+    def roles_display(self) -> str:
+        return ", ".join(_split(self.cells.get("roles", "")))
+
 
 @dataclass
 class ImportReport:

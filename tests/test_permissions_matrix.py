@@ -260,6 +260,12 @@ MATRIX = [
     R("case-log-sign",              "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
     R("case-log-return-entry",      "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     403, label="submitted"),
     R("case-log-return-entry",      "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
+    R("case-log-amend",             "post", signed,       API_ANON, 400,    403,   400,   403,     404,     403, label="signed"),
+    R("case-log-amend",             "post", draft,        API_ANON, 403,    403,   403,   403,     404,     403, label="draft"),
+    R("case-log-mentor-read",       "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     403, label="submitted"),
+    R("case-log-mentor-read",       "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
+    # Batch signing takes ids from the user's own inbox only; the empty request is refused as incomplete.
+    R("case-log-sign-batch",        "post", none,         API_ANON, 400,    400,   400,   400,     400,     400),
     R("verification-request-list",  "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
     R("verification-request-list",  "post", none,         API_ANON, 403,    403,   403,   202,     404,     403,
       data=lambda w: {"enrollment": w.enrollment.pk}),
