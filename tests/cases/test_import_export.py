@@ -428,6 +428,29 @@ def test_exported_cells_come_back_unescaped(trainee_client, enrollment):
     assert enrollment.entries.get().findings == "-2 mm shift of the septum"
 
 
+def test_a_row_for_a_case_already_logged_that_day_is_flagged(trainee_client, enrollment, mentor):
+    EntryFactory(enrollment=enrollment, supervising_mentor=mentor, case__reference="PRIOR-0001", performed_on=_day(11))
+    response = _upload(trainee_client, _csv([_row(1), _row(2)]))
+    report = response.context["report"]
+    assert [r.action for r in report.rows] == ["create", "create"]
+    assert report.rows[0].warning == "You already logged this case on this day; this row adds another entry."
+    assert not report.rows[1].warning
+
+
+def test_the_upload_is_csrf_protected(client, trainee, enrollment):
+    """The view swaps the upload handlers, so it is exempt from the CSRF middleware and protected by the decorator."""
+    client = client.__class__(enforce_csrf_checks=True)
+    client.force_login(trainee)
+    assert _upload(client, _csv([_row()])).status_code == 403
+    page = client.get(IMPORT)
+    token = page.context["csrf_token"]
+    response = client.post(
+        IMPORT,
+        {"action": "check", "csrfmiddlewaretoken": token, "file": SimpleUploadedFile("log.csv", _csv([_row()]))},
+    )
+    assert response.status_code == 200 and response.context["report"].created_count == 1
+
+
 def test_confirm_without_a_current_dry_run_is_refused(trainee_client, enrollment):
     response = trainee_client.post(IMPORT, {"action": "confirm", "token": "0" * 64})
     assert response.status_code == 302 and response["Location"] == IMPORT
