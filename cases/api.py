@@ -286,6 +286,7 @@ class CaseLogViewSet(
                 entry=entry,
                 feedback=data.validated_data["feedback"],
                 agrees=data.validated_data["agrees"],
+                agreement=data.validated_data["agreement"],
             )
         except ValidationError as exc:
             raise as_drf_error(exc) from exc

@@ -171,6 +171,11 @@ class CaseLogEntry(models.Model):
         return self.enrollment.program.blind_review
 
     @property
+    def awaiting_blind_read(self) -> bool:
+        """Blind review: the supervising mentor must not see the trainee's read before recording their own."""
+        return self.status == self.Status.SUBMITTED and self.program_blind_review and self.mentor_read_at is None
+
+    @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
 

@@ -96,6 +96,7 @@ def entry_detail(request, pk: int):
     )
     context = {
         "entry": entry,
+        "blinded": entry.awaiting_blind_read and entry.supervising_mentor_id == request.user.pk,
         "can_edit": entry.is_editable and is_owner,
         "can_review": entry.status == services.Status.SUBMITTED and entry.supervising_mentor_id == request.user.pk,
         "can_amend": entry.status == services.Status.SIGNED and (is_owner or reviewer_of),

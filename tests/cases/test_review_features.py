@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import services
+from cases import selectors, services
 from cases.models import Case, CaseLogAmendment, CaseLogEntry, Category, GroupReview
 from programs.models import Membership, TrainingSession
 from trainingportal.core.models import AuditEvent
@@ -222,9 +222,7 @@ def test_phi_in_the_final_diagnosis_is_refused_naming_the_field_and_nothing_is_s
 def test_phi_in_the_final_diagnosis_is_shown_on_the_form_field_and_nothing_is_saved(enrollment, trainee, mentor):
     before = _row_counts()
 
-    response = web(trainee).post(
-        reverse("cases:create"), _entry_form_data(mentor, final_diagnosis="DCM, MRN 12345678")
-    )
+    response = web(trainee).post(reverse("cases:create"), _entry_form_data(mentor, final_diagnosis="DCM, MRN 12345678"))
 
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -260,7 +258,7 @@ def test_blind_review_page_asks_for_the_mentors_read_and_hides_the_trainees(blin
     html = response.content.decode()
     assert "Record my read and show the trainee" in html
     assert 'name="lvef"' in html and 'name="final_diagnosis"' in html
-    for trainee_text in (TRAINEE_IMPRESSION, TRAINEE_FINDINGS, TRAINEE_DIAGNOSIS, "Trainee&#x27;s read"):
+    for trainee_text in (TRAINEE_IMPRESSION, TRAINEE_FINDINGS, TRAINEE_DIAGNOSIS, "<h3>Trainee's read</h3>"):
         assert trainee_text not in html
     assert "reads" not in response.context
 
@@ -314,7 +312,7 @@ def test_blind_review_after_the_mentors_read_shows_both_reads_and_defaults_the_a
         "LGE pattern": ("Diffuse / patchy", "Diffuse / patchy"),
         "Final diagnosis": (TRAINEE_DIAGNOSIS, "cardiac AMYLOIDOSIS"),
     }
-    assert "<th scope=\"col\">Mentor</th>" in html  # the comparison table has the mentor's column
+    assert '<th scope="col">Mentor</th>' in html  # the comparison table has the mentor's column
     expected = {"lvef": "yes", "lv_edvi": "no", "lge_pattern": "yes", "final_diagnosis": "yes"}
     assert {name: _selected_option(html, f"agree_{name}") for name in expected} == expected
 
@@ -348,7 +346,9 @@ def test_blind_review_mentor_read_is_recorded_only_once(blind_program, enrollmen
 def test_blind_review_needs_at_least_one_item_of_the_mentors_read(blind_program, enrollment, mentor):
     entry = _with_read(enrollment, mentor)
 
-    response = web(mentor).post(reverse("cases:review", args=[entry.pk]), {})
+    # What a browser sends for the empty form (an empty POST would leave the form unbound).
+    blank = {"lvef": "", "lv_edvi": "", "lge_pattern": "", "final_diagnosis": ""}
+    response = web(mentor).post(reverse("cases:review", args=[entry.pk]), blank)
 
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
@@ -371,9 +371,7 @@ def test_blind_review_hides_the_trainees_read_on_the_entry_page_until_the_mentor
         assert trainee_text not in html
 
 
-def test_blind_review_hides_the_trainees_read_in_the_inbox_until_the_mentor_has_read(
-    blind_program, enrollment, mentor
-):
+def test_blind_review_hides_the_trainees_read_in_the_inbox_until_the_mentor_has_read(blind_program, enrollment, mentor):
     entry = _with_read(enrollment, mentor)
 
     response = web(mentor).get(reverse("cases:inbox"))
@@ -395,7 +393,7 @@ def test_without_blind_review_the_page_shows_the_trainees_read_directly(program,
     assert TRAINEE_IMPRESSION in html and TRAINEE_FINDINGS in html and TRAINEE_DIAGNOSIS in html
     assert "Record my read" not in html
     # No mentor's read to compare with, so no agreement is pre-selected; the mentor chooses.
-    assert _selected_option(html, "agree_lvef") is None
+    assert _selected_option(html, "agree_lvef") in (None, "")
 
 
 # --- sign with per-field agreement (web) ----------------------------------------------------------------------------
@@ -494,7 +492,9 @@ def test_batch_sign_without_confirm_shows_what_will_be_signed_and_signs_nothing(
     assert [t.name for t in response.templates][0] == "cases/review_batch_confirm.html"
     html = response.content.decode()
     assert "Sign 20 entries" in html
-    rows = re.findall(r"<tr>\s*<td class=\"nowrap\">(BATCH-\d+)<input[^>]*value=\"(\d+)\">\s*</td>\s*<td>([^<]+)</td>", html)
+    rows = re.findall(
+        r"<tr>\s*<td class=\"nowrap\">(BATCH-\d+)<input[^>]*value=\"(\d+)\">\s*</td>\s*<td>([^<]+)</td>", html
+    )
     assert {(ref, int(pk), trainee) for ref, pk, trainee in rows} == {
         (e.case.reference, e.pk, str(e.enrollment.trainee)) for e in entries
     }
@@ -582,9 +582,11 @@ def test_batch_sign_confirm_page_uses_the_same_queries_for_3_and_20_entries(enro
     count(entries[:3])  # warm-up: content types, first-request caches
     small, small_sql = count(entries[:3])
     large, large_sql = count(entries)
-    # session, user, "is a director?" (MFA), the selected entries checked against the inbox, the entries with
-    # their joins, the prefetch of their categories, navigation roles: none of them per entry.
+    # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the selected entries of the inbox with their
+    # joins (validates the selection; the page lists the same rows)  5. prefetch of their categories
+    # 6. navigation roles. None of them per entry.
     assert small == large, "\n".join(["--- 3:", *small_sql, "--- 20:", *large_sql])
+    assert large == 6, "\n".join(large_sql)
 
 
 # --- amendments -----------------------------------------------------------------------------------------------------
@@ -670,7 +672,7 @@ def test_trainees_amendment_keeps_the_original_and_goes_back_for_a_new_signature
     assert event.actor == trainee
     assert event.before["status"] == "signed" and event.after["status"] == "submitted"
     # Back in the mentor's inbox.
-    assert entry.pk in [e.pk for e in services.CaseLogEntry.objects.filter(supervising_mentor=mentor, status="submitted")]
+    assert entry.pk in [e.pk for e in selectors.review_inbox(mentor)]
 
 
 def test_mentors_amendment_keeps_the_entry_signed(signed_entry, mentor):
@@ -729,10 +731,13 @@ def test_amendment_with_phi_in_the_reason_is_refused(signed_entry, trainee):
     assert _row_counts() == before
 
 
-def test_amend_checks_ownership(signed_entry, other_trainee, other_enrollment, outsider):
+def test_amend_checks_ownership(signed_entry, other_trainee, other_enrollment, director, outsider):
     data = _amend_form_data(signed_entry, lvef="20")
     url = reverse("cases:amend", args=[signed_entry.pk])
 
+    # The director sees the entry but corrects nothing: amendments are the trainee's and the mentors'.
+    assert web(director).get(url).status_code == 403
+    assert web(director).post(url, data).status_code == 403
     assert web(other_trainee).get(url).status_code == 403
     assert web(other_trainee).post(url, data).status_code == 403
     assert web(outsider).get(url).status_code == 404
@@ -931,16 +936,18 @@ def test_log_another_like_this_prefills_all_but_the_reference_and_the_read(last_
     assert form["source"].value() == "registry"
     assert form["complete_study"].value() is False
     assert form["indication"].value() == "Palpitations"
-    assert sorted(c.slug for c in form["categories"].value()) == ["cardiomyopathy", "fibrosis-edema"]
+    chosen = Category.objects.filter(pk__in=[getattr(c, "pk", c) for c in form["categories"].value()])
+    assert sorted(chosen.values_list("slug", flat=True)) == ["cardiomyopathy", "fibrosis-edema"]
     assert form["technique_tags"].value() == "cine, T1 mapping"
     assert form["roles"].value() == ["observed_console", "protocolled"]
     assert form["delivery"].value() == "asynchronous"
-    assert form["supervising_mentor"].value() == mentor
-    assert form["session"].value() == session
+    assert form["supervising_mentor"].value() == mentor.pk
+    assert form["session"].value() == session.pk
     assert form["performed_on"].value() == last_entry.performed_on
     for blank in ("reference", "findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS):
         assert form[blank].value() is None, blank
-    assert 'value="LAST-0001"' not in response.content.decode()
+    reference_input = re.search(r'<input[^>]*name="reference"[^>]*>', response.content.decode()).group(0)
+    assert "value=" not in reference_input
 
 
 def test_log_another_like_another_trainees_entry_is_refused(enrollment, trainee, other_enrollment, mentor, outsider):
@@ -982,9 +989,7 @@ def _logged(enrollment, other_enrollment, mentor, n: int):
             services.entry_amend(actor=mentor, entry=entry, reason="Typo.", impression=f"Corrected read {i}.")
 
 
-def test_case_log_list_page_uses_the_same_queries_for_3_and_30_entries(
-    mentor, enrollment, other_enrollment, django_assert_num_queries
-):
+def test_case_log_list_page_uses_the_same_queries_for_3_and_30_entries(mentor, enrollment, other_enrollment):
     other_enrollment.mentors.add(mentor)
     client = web(mentor)
     _logged(enrollment, other_enrollment, mentor, 3)

@@ -1,0 +1,559 @@
+"""Issue 4 through /api/v1/case-logs/: the structured read, blind review (mentor-read), sign with per-field agreement,
+sign-batch, amend, the PHI guard, and a list whose query count does not grow with the data."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from cases import services
+from cases.models import Case, CaseLogAmendment, CaseLogEntry
+from programs.models import Membership
+from trainingportal.core.models import AuditEvent
+
+from ..factories import EntryFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+Status = CaseLogEntry.Status
+TODAY = timezone.localdate
+URL = "/api/v1/case-logs/"
+
+TRAINEE_IMPRESSION = "Concentric LVH with apical sparing, suggestive of amyloid."
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def _events(entry, action: str) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(object_type="cases.caselogentry", object_id=str(entry.pk), action=action).order_by(
+            "id"
+        )
+    )
+
+
+def _row_counts() -> tuple[int, ...]:
+    return (
+        Case.objects.count(),
+        CaseLogEntry.objects.count(),
+        CaseLogAmendment.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def _with_read(enrollment, mentor, **overrides) -> CaseLogEntry:
+    fields = {
+        "enrollment": enrollment,
+        "supervising_mentor": mentor,
+        "submitted": True,
+        "impression": TRAINEE_IMPRESSION,
+        "lvef": 48,
+        "lv_edvi": 70,
+        "lge_pattern": CaseLogEntry.LGEPattern.DIFFUSE,
+        "final_diagnosis": "Cardiac amyloidosis",
+        **overrides,
+    }
+    return EntryFactory(**fields)
+
+
+def _amend_payload(entry, **overrides) -> dict:
+    """The entry as it is, plus a reason: the amend action takes the whole entry, like PUT."""
+    payload = {
+        "performed_on": entry.performed_on.isoformat(),
+        "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(entry, f)],
+        "delivery": entry.delivery,
+        "supervising_mentor": entry.supervising_mentor_id,
+        "findings": entry.findings,
+        "impression": entry.impression,
+        "key_measurements": entry.key_measurements,
+        "lvef": entry.lvef,
+        "lv_edvi": entry.lv_edvi,
+        "lge_pattern": entry.lge_pattern,
+        "final_diagnosis": entry.final_diagnosis,
+        "reason": "LVEF re-measured on the short-axis stack.",
+    }
+    return {**payload, **overrides}
+
+
+@pytest.fixture
+def blind_program(program):
+    program.blind_review = True
+    program.save(update_fields=["blind_review"])
+    return program
+
+
+@pytest.fixture
+def second_mentor(program, other_enrollment):
+    """Another mentor of the program, who supervises `other_trainee` (not `trainee`)."""
+    user = UserFactory(email="second.mentor@example.test", full_name="Sam Second")
+    MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
+    other_enrollment.mentors.add(user)
+    return user
+
+
+@pytest.fixture
+def signed_entry(enrollment, mentor):
+    return EntryFactory(
+        enrollment=enrollment,
+        supervising_mentor=mentor,
+        signed=True,
+        lvef=35,
+        final_diagnosis="Dilated cardiomyopathy",
+        agreement={"lvef": True},
+    )
+
+
+# --- create: the structured read and the PHI guard ------------------------------------------------------------------
+
+
+def test_create_with_the_structured_read(enrollment, trainee, mentor):
+    payload = {
+        "reference": "API-READ-1",
+        "categories": ["cardiomyopathy"],
+        "performed_on": (TODAY() - datetime.timedelta(days=1)).isoformat(),
+        "roles": ["interpreted"],
+        "delivery": "in_person",
+        "supervising_mentor": mentor.pk,
+        "impression": "Amyloid pattern.",
+        "lvef": 48,
+        "lv_edvi": 70,
+        "lge_pattern": "diffuse",
+        "final_diagnosis": "Cardiac amyloidosis",
+    }
+
+    response = api_as(trainee).post(URL, payload, format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["lvef"], body["lv_edvi"], body["lge_pattern"]) == (48, 70, "diffuse")
+    assert body["final_diagnosis"] == "Cardiac amyloidosis"
+    assert body["agreement"] == {} and body["amendments"] == 0
+
+
+def test_create_refuses_phi_in_the_final_diagnosis_and_saves_nothing(enrollment, trainee, mentor):
+    before = _row_counts()
+    payload = {
+        "reference": "API-PHI-1",
+        "categories": ["cardiomyopathy"],
+        "performed_on": TODAY().isoformat(),
+        "roles": ["interpreted"],
+        "delivery": "in_person",
+        "supervising_mentor": mentor.pk,
+        "impression": "Amyloid pattern.",
+        "final_diagnosis": "Amyloidosis (patient: Jones)",
+    }
+
+    response = api_as(trainee).post(URL, payload, format="json")
+
+    assert response.status_code == 400
+    errors = response.json()
+    assert list(errors) == ["final_diagnosis"]
+    assert "Final diagnosis" in errors["final_diagnosis"][0] and "patient name" in errors["final_diagnosis"][0]
+    assert _row_counts() == before
+
+
+# --- blind review through the API -----------------------------------------------------------------------------------
+
+
+def test_blind_review_hides_the_read_from_the_mentor_until_theirs_is_recorded(blind_program, enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+    client = api_as(mentor)
+
+    blinded = client.get(f"{URL}{entry.pk}/").json()
+    assert blinded["impression"] is None and blinded["lvef"] is None and blinded["final_diagnosis"] is None
+    assert entry.pk in [e["id"] for e in client.get(URL).json()["results"]]
+    [listed] = [e for e in client.get(URL).json()["results"] if e["id"] == entry.pk]
+    assert listed["impression"] is None and listed["lvef"] is None
+
+    response = client.post(
+        f"{URL}{entry.pk}/mentor-read/",
+        {"lvef": 52, "lv_edvi": 78, "lge_pattern": "diffuse", "final_diagnosis": "cardiac AMYLOIDOSIS"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["impression"] == TRAINEE_IMPRESSION and response.json()["lvef"] == 48
+    # The trainee always sees their own read.
+    assert api_as(enrollment.trainee).get(f"{URL}{entry.pk}/").json()["impression"] == TRAINEE_IMPRESSION
+
+
+def test_blind_review_sign_is_refused_before_the_mentors_read(blind_program, enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+
+    response = api_as(mentor).post(f"{URL}{entry.pk}/sign/", {"feedback": "Agree.", "agrees": True}, format="json")
+
+    assert response.status_code == 400
+    assert "blind" in response.json()["non_field_errors"][0]
+    entry.refresh_from_db()
+    assert entry.status == Status.SUBMITTED and entry.signed_by is None
+
+
+def test_blind_review_sign_defaults_the_agreement_to_the_comparison(blind_program, enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+    client = api_as(mentor)
+    client.post(
+        f"{URL}{entry.pk}/mentor-read/",
+        {"lvef": 52, "lv_edvi": 78, "lge_pattern": "diffuse", "final_diagnosis": "cardiac AMYLOIDOSIS"},
+        format="json",
+    )
+
+    response = client.post(f"{URL}{entry.pk}/sign/", {"feedback": "Good read.", "agrees": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    # LVEF 48 vs 52 agrees; EDVi 70 vs 78 is more than 10 % off; LGE and diagnosis (case-folded) agree.
+    assert response.json()["agreement"] == {
+        "lvef": True,
+        "lv_edvi": False,
+        "lge_pattern": True,
+        "final_diagnosis": True,
+    }
+
+
+def test_blind_review_mentor_read_is_recorded_once(blind_program, enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+    client = api_as(mentor)
+    assert client.post(f"{URL}{entry.pk}/mentor-read/", {"lvef": 50}, format="json").status_code == 200
+
+    response = client.post(f"{URL}{entry.pk}/mentor-read/", {"lvef": 20}, format="json")
+
+    assert response.status_code == 400
+    entry.refresh_from_db()
+    assert entry.mentor_lvef == 50
+    assert len(_events(entry, "entry.mentor_read")) == 1
+
+
+def test_only_the_reviewing_mentor_records_the_mentors_read(
+    blind_program, enrollment, trainee, other_enrollment, other_trainee, director, outsider, mentor
+):
+    entry = _with_read(enrollment, mentor)
+    url = f"{URL}{entry.pk}/mentor-read/"
+
+    assert api_as(trainee).post(url, {"lvef": 48}, format="json").status_code == 403
+    assert api_as(other_trainee).post(url, {"lvef": 48}, format="json").status_code == 403
+    assert api_as(director).post(url, {"lvef": 48}, format="json").status_code == 403
+    assert api_as(outsider).post(url, {"lvef": 48}, format="json").status_code == 404
+    entry.refresh_from_db()
+    assert entry.mentor_read_at is None and entry.mentor_lvef is None
+
+
+# --- sign with per-field agreement ----------------------------------------------------------------------------------
+
+
+def test_sign_records_the_agreement_given(enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+
+    response = api_as(mentor).post(
+        f"{URL}{entry.pk}/sign/",
+        {"feedback": "LVEF lower on my contours.", "agrees": False, "agreement": {"lvef": False, "lge_pattern": True}},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["agreement"] == {"lvef": False, "lge_pattern": True}
+    entry.refresh_from_db()
+    assert entry.status == Status.SIGNED and entry.agreement == {"lvef": False, "lge_pattern": True}
+    [event] = _events(entry, "entry.sign")
+    assert event.after["agreement"] == {"lvef": False, "lge_pattern": True}
+
+
+def test_sign_refuses_agreement_on_unknown_fields(enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+
+    response = api_as(mentor).post(
+        f"{URL}{entry.pk}/sign/",
+        {"feedback": "Fine.", "agrees": True, "agreement": {"lvef": True, "heart_rate": True}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "heart_rate" in str(response.json())
+    entry.refresh_from_db()
+    assert entry.status == Status.SUBMITTED and entry.agreement == {}
+
+
+def test_sign_refuses_agreement_values_that_are_not_yes_or_no(enrollment, mentor):
+    entry = _with_read(enrollment, mentor)
+
+    response = api_as(mentor).post(
+        f"{URL}{entry.pk}/sign/", {"feedback": "Fine.", "agreement": {"lvef": "perhaps"}}, format="json"
+    )
+
+    assert response.status_code == 400
+    entry.refresh_from_db()
+    assert entry.status == Status.SUBMITTED
+
+
+# --- sign-batch -----------------------------------------------------------------------------------------------------
+
+
+def test_sign_batch_signs_the_inbox_entries_and_reports_the_skipped_with_reasons(
+    enrollment, other_enrollment, mentor, second_mentor
+):
+    mine = [EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True) for _ in range(3)]
+    not_mine = EntryFactory(enrollment=other_enrollment, supervising_mentor=second_mentor, submitted=True)
+    draft = EntryFactory(enrollment=enrollment, supervising_mentor=mentor)
+    already_signed = EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True)
+    foreign = [not_mine, draft, already_signed]
+    snapshot = {e.pk: (e.status, e.signed_by_id, e.signed_at, e.updated_at) for e in foreign}
+    missing = max(e.pk for e in [*mine, *foreign]) + 1000
+
+    response = api_as(mentor).post(
+        f"{URL}sign-batch/",
+        {"ids": [*(e.pk for e in mine), *(e.pk for e in foreign), missing], "feedback": "Reviewed, agree."},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert sorted(body["signed"]) == sorted(e.pk for e in mine)
+    assert sorted((s["id"], s["reason"]) for s in body["skipped"]) == sorted(
+        (pk, "not in your review inbox") for pk in [*(e.pk for e in foreign), missing]
+    )
+    for entry in mine:
+        entry.refresh_from_db()
+        assert entry.status == Status.SIGNED and entry.signed_by == mentor
+        assert entry.mentor_feedback == "Reviewed, agree."
+        assert [e.actor for e in _events(entry, "entry.sign")] == [mentor]
+    assert {
+        e.pk: (e.status, e.signed_by_id, e.signed_at, e.updated_at)
+        for e in CaseLogEntry.objects.filter(pk__in=snapshot)
+    } == snapshot
+    assert AuditEvent.objects.filter(action="entry.sign").count() == 3
+
+
+def test_sign_batch_of_20(enrollment, mentor):
+    entries = [EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True) for _ in range(20)]
+
+    response = api_as(mentor).post(
+        f"{URL}sign-batch/", {"ids": [e.pk for e in entries], "feedback": "Agree."}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert sorted(response.json()["signed"]) == sorted(e.pk for e in entries)
+    assert response.json()["skipped"] == []
+    assert CaseLogEntry.objects.filter(status=Status.SIGNED).count() == 20
+    assert AuditEvent.objects.filter(action="entry.sign", actor=mentor).count() == 20
+
+
+def test_sign_batch_skips_an_entry_that_needs_a_blind_read_first(blind_program, enrollment, mentor):
+    read = _with_read(enrollment, mentor, mentor_lvef=50, mentor_read_at=timezone.now())
+    unread = _with_read(enrollment, mentor)
+
+    response = api_as(mentor).post(
+        f"{URL}sign-batch/", {"ids": [read.pk, unread.pk], "feedback": "Agree."}, format="json"
+    )
+
+    body = response.json()
+    assert body["signed"] == [read.pk]
+    [skipped] = body["skipped"]
+    assert skipped["id"] == unread.pk and "blind" in skipped["reason"]
+    unread.refresh_from_db()
+    assert unread.status == Status.SUBMITTED
+
+
+def test_sign_batch_by_a_trainee_signs_nothing(enrollment, trainee, mentor):
+    entry = EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True)
+
+    response = api_as(trainee).post(f"{URL}sign-batch/", {"ids": [entry.pk], "feedback": "Self-signed."}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"signed": [], "skipped": [{"id": entry.pk, "reason": "not in your review inbox"}]}
+    entry.refresh_from_db()
+    assert entry.status == Status.SUBMITTED
+
+
+@pytest.mark.parametrize("payload", [{"ids": [], "feedback": "Agree."}, {"ids": [1], "feedback": "  "}])
+def test_sign_batch_needs_ids_and_feedback(enrollment, mentor, payload):
+    EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True)
+
+    response = api_as(mentor).post(f"{URL}sign-batch/", payload, format="json")
+
+    assert response.status_code == 400
+    assert not CaseLogEntry.objects.filter(status=Status.SIGNED).exists()
+
+
+# --- amend ----------------------------------------------------------------------------------------------------------
+
+
+def test_signed_entry_cannot_be_patched(signed_entry, trainee, mentor):
+    for user in (trainee, mentor):
+        response = api_as(user).patch(f"{URL}{signed_entry.pk}/", {"lvef": 42}, format="json")
+        assert response.status_code == 403
+    signed_entry.refresh_from_db()
+    assert signed_entry.lvef == 35 and signed_entry.status == Status.SIGNED
+
+
+def test_trainee_amends_a_signed_entry_and_it_goes_back_for_review(signed_entry, trainee, mentor):
+    response = api_as(trainee).post(
+        f"{URL}{signed_entry.pk}/amend/", _amend_payload(signed_entry, lvef=42), format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["lvef"] == 42 and body["status"] == "submitted"
+    assert body["signed_by"] is None and body["signed_at"] is None and body["agreement"] == {}
+    assert body["amendments"] == 1
+    [amendment] = CaseLogAmendment.objects.filter(entry=signed_entry)
+    assert amendment.amended_by == trainee and amendment.reason == "LVEF re-measured on the short-axis stack."
+    assert amendment.before["status"] == "signed" and amendment.before["lvef"] == 35
+    assert amendment.before["signed_by"] == mentor.email
+    [event] = _events(signed_entry, "entry.amend")
+    assert event.actor == trainee and event.after["lvef"] == 42
+
+
+def test_mentor_amends_a_signed_entry_and_it_stays_signed(signed_entry, mentor):
+    response = api_as(mentor).post(
+        f"{URL}{signed_entry.pk}/amend/",
+        _amend_payload(signed_entry, final_diagnosis="Familial DCM", reason="Genetics result."),
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["final_diagnosis"] == "Familial DCM"
+    assert body["status"] == "signed" and body["signed_by"] == mentor.pk and body["agreement"] == {"lvef": True}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"lvef": 42, "reason": ""}, "reason"),
+        ({"lvef": 42, "reason": "   "}, "reason"),
+        ({}, "non_field_errors"),  # nothing changed
+        ({"lvef": 42, "reason": "Phoned on 07700 900123"}, "reason"),
+        ({"final_diagnosis": "DCM in Mr Smith"}, "final_diagnosis"),
+    ],
+)
+def test_amend_is_refused_and_nothing_changes(signed_entry, trainee, overrides, field):
+    before = _row_counts()
+
+    response = api_as(trainee).post(
+        f"{URL}{signed_entry.pk}/amend/", _amend_payload(signed_entry, **overrides), format="json"
+    )
+
+    assert response.status_code == 400
+    assert field in response.json()
+    signed_entry.refresh_from_db()
+    assert signed_entry.lvef == 35 and signed_entry.status == Status.SIGNED
+    assert _row_counts() == before
+
+
+def test_amend_checks_ownership(signed_entry, other_enrollment, other_trainee, director, outsider):
+    url = f"{URL}{signed_entry.pk}/amend/"
+    payload = _amend_payload(signed_entry, lvef=20)
+
+    # A co-trainee and the director are members of the program without the role: 403; an outsider: 404.
+    assert api_as(other_trainee).post(url, payload, format="json").status_code == 403
+    assert api_as(director).post(url, payload, format="json").status_code == 403
+    assert api_as(outsider).post(url, payload, format="json").status_code == 404
+    signed_entry.refresh_from_db()
+    assert signed_entry.lvef == 35 and not signed_entry.amendments.exists()
+
+
+def test_only_signed_entries_are_amended(enrollment, trainee, mentor):
+    for entry in (
+        EntryFactory(enrollment=enrollment, supervising_mentor=mentor),
+        EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True),
+    ):
+        response = api_as(trainee).post(f"{URL}{entry.pk}/amend/", _amend_payload(entry, lvef=42), format="json")
+        assert response.status_code == 403
+    assert not CaseLogAmendment.objects.exists()
+
+
+# --- the list: filters and a constant number of queries -------------------------------------------------------------
+
+
+def _logged(enrollment, other_enrollment, mentor, n: int) -> list[CaseLogEntry]:
+    entries = []
+    for i in range(n):
+        entry = EntryFactory(
+            enrollment=enrollment if i % 2 else other_enrollment,
+            supervising_mentor=mentor,
+            case__categories=["valvular", "masses"],
+            signed=True,
+        )
+        for j in range(i % 3):  # 0, 1 or 2 amendments
+            services.entry_amend(actor=mentor, entry=entry, reason="Typo.", impression=f"Corrected read {i}.{j}.")
+        entries.append(entry)
+    return entries
+
+
+def test_list_shows_the_amendment_count(enrollment, other_enrollment, mentor):
+    other_enrollment.mentors.add(mentor)
+    entries = _logged(enrollment, other_enrollment, mentor, 6)
+
+    response = api_as(mentor).get(URL)
+
+    counts = {e["id"]: e["amendments"] for e in response.json()["results"]}
+    assert counts == {e.pk: i % 3 for i, e in enumerate(entries)}
+    # Filtered by a topic (a join through the categories), the count is still per entry, not per joined row.
+    response = api_as(mentor).get(URL, {"category": "valvular"})
+    assert {e["id"]: e["amendments"] for e in response.json()["results"]} == counts
+
+
+def test_list_filters_by_status_delivery_and_role(enrollment, trainee, mentor):
+    signed = EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True, delivery="asynchronous")
+    submitted = EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True, protocolled=True)
+    client = api_as(trainee)
+
+    def ids(**params) -> list[int]:
+        response = client.get(URL, params)
+        assert response.status_code == 200, response.content
+        return [e["id"] for e in response.json()["results"]]
+
+    assert ids(status="signed") == [signed.pk]
+    assert ids(delivery="asynchronous") == [signed.pk]
+    assert ids(role="protocolled") == [submitted.pk]
+
+
+def test_list_uses_the_same_queries_for_3_and_30_entries(director, enrollment, other_enrollment, mentor):
+    other_enrollment.mentors.add(mentor)
+    client = api_as(director)
+    _logged(enrollment, other_enrollment, mentor, 3)
+    client.get(URL)  # warm-up: content types, first-request caches
+
+    def count() -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(URL)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+
+    small, small_sql = count()
+    _logged(enrollment, other_enrollment, mentor, 27)
+    large, large_sql = count()
+
+    assert small == large, "\n".join(["--- 3:", *small_sql, "--- 30:", *large_sql])
+    # 1. session  2. user  3. "is a director?" (MFA rule)  4. the user's TOTP/WebAuthn authenticators
+    # 5. COUNT(*) for the page  6. the page of entries with their joins and the amendment count annotated
+    # 7. prefetch of the cases' categories
+    assert large == 7, "\n".join(large_sql)
+
+
+def test_list_query_count_is_the_same_for_a_mentor_with_blinded_entries(
+    blind_program, enrollment, other_enrollment, mentor
+):
+    # Blinding the read per entry must not cost a query per entry (program.blind_review comes with the join).
+    other_enrollment.mentors.add(mentor)
+    client = api_as(mentor)
+
+    def grow(n: int):
+        for _ in range(n):
+            _with_read(enrollment, mentor)
+
+    grow(3)
+    client.get(URL)
+    with CaptureQueriesContext(connection) as small:
+        client.get(URL)
+    grow(27)
+    with CaptureQueriesContext(connection) as large:
+        response = client.get(URL)
+
+    assert all(e["impression"] is None for e in response.json()["results"])
+    assert len(small.captured_queries) == len(large.captured_queries)
