@@ -2,7 +2,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -225,7 +225,32 @@ class CaseLogViewSet(
         entry = selectors.get_entry_for_user(self.request.user, entry.pk)
         return Response(CaseLogEntrySerializer(entry, context={"request": self.request}).data, status=code)
 
-    @extend_schema(request=EntryCreateSerializer, responses={201: CaseLogEntrySerializer})
+    @extend_schema(
+        request=EntryCreateSerializer,
+        responses={201: CaseLogEntrySerializer},
+        examples=[
+            OpenApiExample(
+                "A mentored interpretation, submitted for review",
+                request_only=True,
+                value={
+                    "reference": "NB-2026-0142",
+                    "source": "center_archive",
+                    "categories": ["cardiomyopathy", "fibrosis-edema"],
+                    "technique_tags": ["cine", "LGE", "T1 mapping"],
+                    "performed_on": "2026-11-20",
+                    "roles": ["interpreted"],
+                    "delivery": "virtual_live_two_way",
+                    "supervising_mentor": 7,
+                    "lvef": 34,
+                    "lv_edvi": 121,
+                    "lge_pattern": "mid_wall",
+                    "final_diagnosis": "Dilated cardiomyopathy",
+                    "impression": "Non-ischaemic dilated cardiomyopathy with septal mid-wall fibrosis.",
+                    "submit": True,
+                },
+            )
+        ],
+    )
     def create(self, request, *args, **kwargs):
         enrollment = active_enrollment_for_trainee(request.user)
         if enrollment is None:
@@ -304,7 +329,20 @@ class CaseLogViewSet(
             raise as_drf_error(exc) from exc
         return self._respond(entry)
 
-    @extend_schema(request=SignBatchSerializer, responses=SignBatchResultSerializer)
+    @extend_schema(
+        request=SignBatchSerializer,
+        responses=SignBatchResultSerializer,
+        examples=[
+            OpenApiExample(
+                "Sign three entries", request_only=True, value={"ids": [101, 102, 103], "feedback": "Agree."}
+            ),
+            OpenApiExample(
+                "One was signed by someone else meanwhile",
+                response_only=True,
+                value={"signed": [101, 103], "skipped": [{"id": 102, "reason": "This entry is signed now."}]},
+            ),
+        ],
+    )
     @action(detail=False, methods=["post"], url_path="sign-batch")
     def sign_batch(self, request):
         """Sign several entries of your review inbox with one feedback; ids not in your inbox are skipped."""
