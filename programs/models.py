@@ -31,6 +31,24 @@ class Program(models.Model):
     video_setup_attestation = models.TextField(
         blank=True, help_text="Platform, console sharing method and diagnostic display used for remote image review."
     )
+    video_platform = models.CharField(max_length=100, blank=True, help_text="e.g. a hospital-approved video platform")
+    console_sharing_method = models.CharField(
+        max_length=200, blank=True, help_text="How the scanner console is shown to remote trainees during a scan."
+    )
+    display_meets_local_standards = models.BooleanField(
+        "display meets local standards for image review", default=False
+    )
+    didactic_source = models.CharField(
+        max_length=20,
+        choices=[
+            ("own_live", "Program faculty, live"),
+            ("own_recorded", "Program faculty, recorded"),
+            ("external_series", "External pre-recorded series (e.g. SCMR)"),
+        ],
+        blank=True,
+    )
+    remote_training_plan = models.FileField(upload_to="plans/", blank=True)
+    remote_training_plan_sha256 = models.CharField(max_length=64, blank=True)
     privacy_attestation = models.BooleanField(
         default=False, help_text="The program follows local patient-privacy policies; no PHI is entered here."
     )
@@ -201,6 +219,71 @@ class ProgramReview(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+
+
+class ProgramReviewEvent(models.Model):
+    """One step of a program's SCMR verification: who, when, what and why (with comments per checklist line)."""
+
+    class Action(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        TAKEN = "taken", "Review started"
+        COMMENTED = "commented", "Commented"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        VERIFIED = "verified", "Verified"
+        DECLINED = "declined", "Declined"
+
+    review = models.ForeignKey(ProgramReview, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    comment = models.TextField(blank=True)
+    line_comments = models.JSONField(default=dict, blank=True, help_text="Checklist line (S1–S15) -> comment")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Lecture(models.Model):
+    """The lecture library (S4): live or recorded didactics by curriculum topic; hours feed the engine."""
+
+    class Kind(models.TextChoices):
+        LIVE = "live", "Live"
+        RECORDED = "recorded", "Recorded"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="lectures")
+    title = models.CharField(max_length=200)
+    topic = models.ForeignKey("cases.Category", on_delete=models.PROTECT, related_name="lectures")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    hours = models.DecimalField(max_digits=4, decimal_places=2)
+    source = models.CharField(max_length=200, blank=True, help_text="Faculty, or the external series")
+    link = models.URLField(blank=True)
+    is_mr_safety_module = models.BooleanField(
+        default=False, help_text="Completing it is required before live acquisition sessions."
+    )
+
+    class Meta:
+        ordering = ["topic__position", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LectureCompletion(models.Model):
+    lecture = models.ForeignKey(Lecture, on_delete=models.CASCADE, related_name="completions")
+    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.CASCADE, related_name="lecture_completions")
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lecture", "enrollment"], name="lecture_completed_once")]
+
+
+class CalendarFeedToken(models.Model):
+    """A private, revocable token for a user's ICS feed of their sessions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_tokens")
+    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
 
 class FeedbackResponse(models.Model):

@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("trainingportal.accounts.urls")),
     path("programs/", include("programs.urls")),
+    path("program-verification/", include("programs.urls_verification")),
+    path("sessions/", include("programs.urls_sessions")),
     path("enrollments/", include("trainees.urls")),
     path("cases/", include("cases.urls")),
     path("cases/io/", include("cases.urls_io")),
