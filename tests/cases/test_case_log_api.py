@@ -10,11 +10,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases import services
-from cases.models import Case, CaseLogAmendment, CaseLogEntry
+from cases.models import CaseLogAmendment, CaseLogEntry
 from programs.models import Membership
 from trainingportal.core.models import AuditEvent
 
 from ..factories import EntryFactory, MembershipFactory, UserFactory
+from .helpers import TRAINEE_IMPRESSION, _events, _row_counts, _with_read
 
 pytestmark = pytest.mark.django_db
 
@@ -22,45 +23,11 @@ Status = CaseLogEntry.Status
 TODAY = timezone.localdate
 URL = "/api/v1/case-logs/"
 
-TRAINEE_IMPRESSION = "Concentric LVH with apical sparing, suggestive of amyloid."
-
 
 def api_as(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
-
-
-def _events(entry, action: str) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(object_type="cases.caselogentry", object_id=str(entry.pk), action=action).order_by(
-            "id"
-        )
-    )
-
-
-def _row_counts() -> tuple[int, ...]:
-    return (
-        Case.objects.count(),
-        CaseLogEntry.objects.count(),
-        CaseLogAmendment.objects.count(),
-        AuditEvent.objects.count(),
-    )
-
-
-def _with_read(enrollment, mentor, **overrides) -> CaseLogEntry:
-    fields = {
-        "enrollment": enrollment,
-        "supervising_mentor": mentor,
-        "submitted": True,
-        "impression": TRAINEE_IMPRESSION,
-        "lvef": 48,
-        "lv_edvi": 70,
-        "lge_pattern": CaseLogEntry.LGEPattern.DIFFUSE,
-        "final_diagnosis": "Cardiac amyloidosis",
-        **overrides,
-    }
-    return EntryFactory(**fields)
 
 
 def _amend_payload(entry, **overrides) -> dict:

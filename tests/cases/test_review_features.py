@@ -19,6 +19,7 @@ from programs.models import Membership, TrainingSession
 from trainingportal.core.models import AuditEvent
 
 from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, UserFactory
+from .helpers import TRAINEE_DIAGNOSIS, TRAINEE_FINDINGS, TRAINEE_IMPRESSION, _events, _row_counts, _with_read
 
 pytestmark = pytest.mark.django_db
 
@@ -26,50 +27,12 @@ Status = CaseLogEntry.Status
 TODAY = timezone.localdate
 
 # What the trainee wrote, distinctive enough that its absence from a page means something.
-TRAINEE_IMPRESSION = "Concentric LVH with apical sparing, suggestive of amyloid."
-TRAINEE_FINDINGS = "Diffuse subendocardial enhancement, nulling difficulty."
-TRAINEE_DIAGNOSIS = "Cardiac amyloidosis"
 
 
 def web(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def _events(entry, action: str) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(object_type="cases.caselogentry", object_id=str(entry.pk), action=action).order_by(
-            "id"
-        )
-    )
-
-
-def _row_counts() -> tuple[int, ...]:
-    return (
-        Case.objects.count(),
-        CaseLogEntry.objects.count(),
-        GroupReview.objects.count(),
-        CaseLogAmendment.objects.count(),
-        AuditEvent.objects.count(),
-    )
-
-
-def _with_read(enrollment, mentor, **overrides) -> CaseLogEntry:
-    """A submitted entry with the trainee's full structured read."""
-    fields = {
-        "enrollment": enrollment,
-        "supervising_mentor": mentor,
-        "submitted": True,
-        "impression": TRAINEE_IMPRESSION,
-        "findings": TRAINEE_FINDINGS,
-        "lvef": 48,
-        "lv_edvi": 70,
-        "lge_pattern": CaseLogEntry.LGEPattern.DIFFUSE,
-        "final_diagnosis": TRAINEE_DIAGNOSIS,
-        **overrides,
-    }
-    return EntryFactory(**fields)
 
 
 def _selected_option(html: str, name: str) -> str | None:
