@@ -1,6 +1,5 @@
 import django_filters
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,6 +10,7 @@ from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.api import AccessFunctionMixin, as_drf_error
 
 from . import selectors, services
+from .dossier import dossier_response
 from .models import VerificationRequest
 
 
@@ -92,12 +92,7 @@ class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, v
     @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "The dossier PDF")})
     @action(detail=True)
     def dossier(self, request, pk=None):
-        vr = self.get_object()
-        response = FileResponse(
-            vr.dossier.open("rb"), content_type="application/pdf", as_attachment=True, filename=f"dossier-{vr.code}.pdf"
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return dossier_response(self.get_object())
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -145,3 +145,17 @@ def render_dossier(snapshot: dict) -> RenderedPDF:
         "coverage_met": sum(1 for c in snapshot["coverage"] if c["cases"]),
     }
     return render_pdf("pdf/dossier.html", context, filename=f"dossier-{snapshot['code']}.pdf")
+
+
+def dossier_response(verification_request):
+    """The stored PDF as a private download (the caller has checked access)."""
+    from django.http import FileResponse
+
+    response = FileResponse(
+        verification_request.dossier.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"dossier-{verification_request.code}.pdf",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -9,6 +9,7 @@ from trainees.selectors import enrollment_roles, get_enrollment_for_user
 from trainingportal.core.forms import add_service_errors
 
 from . import selectors, services
+from .dossier import dossier_response
 from .forms import DecisionForm
 
 
@@ -52,36 +53,38 @@ def request_status(request, pk: int):
 
 @login_required
 def dossier_download(request, pk: int):
-    vr = selectors.get_verification_request_for_user(request.user, pk, action="download")
-    response = FileResponse(
-        vr.dossier.open("rb"), content_type="application/pdf", as_attachment=True, filename=f"dossier-{vr.code}.pdf"
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return dossier_response(selectors.get_verification_request_for_user(request.user, pk, action="download"))
+
+
+def _transition(request, pk: int, *, action: str, service, done: str):
+    """POST-only director actions on a dossier: access check, the service, a message, back to the dossier page."""
+    vr = selectors.get_verification_request_for_user(request.user, pk, action=action)
+    try:
+        service(actor=request.user, vr=vr)
+        messages.success(request, done)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("assessments:detail", pk=vr.pk)
 
 
 @login_required
 @require_POST
 def request_submit(request, pk: int):
-    vr = selectors.get_verification_request_for_user(request.user, pk, action="submit")
-    try:
-        services.verification_request_submit(actor=request.user, vr=vr)
-        messages.success(request, "The dossier is submitted to SCMR for verification.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("assessments:detail", pk=vr.pk)
+    return _transition(
+        request,
+        pk,
+        action="submit",
+        service=services.verification_request_submit,
+        done="The dossier is submitted to SCMR for verification.",
+    )
 
 
 @login_required
 @require_POST
 def request_retry(request, pk: int):
-    vr = selectors.get_verification_request_for_user(request.user, pk, action="retry")
-    try:
-        services.verification_request_retry(actor=request.user, vr=vr)
-        messages.success(request, "The dossier is queued again.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("assessments:detail", pk=vr.pk)
+    return _transition(
+        request, pk, action="retry", service=services.verification_request_retry, done="The dossier is queued again."
+    )
 
 
 @login_required
