@@ -35,9 +35,7 @@ class Program(models.Model):
     console_sharing_method = models.CharField(
         max_length=200, blank=True, help_text="How the scanner console is shown to remote trainees during a scan."
     )
-    display_meets_local_standards = models.BooleanField(
-        "display meets local standards for image review", default=False
-    )
+    display_meets_local_standards = models.BooleanField("display meets local standards for image review", default=False)
     didactic_source = models.CharField(
         max_length=20,
         choices=[

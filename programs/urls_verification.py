@@ -1,4 +1,14 @@
-from django.urls import path  # noqa: F401 - filled by the program verification work (issue 5)
+from django.urls import path
+
+from . import views_verification as views
 
 app_name = "verification"
-urlpatterns: list = []
+urlpatterns = [
+    path("queue/", views.queue, name="queue"),
+    path("<int:pk>/profile/", views.profile, name="profile"),
+    path("<int:pk>/submit/", views.submit, name="submit"),
+    path("<int:pk>/plan/", views.plan, name="plan"),
+    path("<int:pk>/review/", views.review, name="review"),
+    path("<int:pk>/take/", views.take, name="take"),
+    path("<int:pk>/decide/", views.decide, name="decide"),
+]

@@ -146,6 +146,87 @@ vr_submitted = lambda w: [w.vr_submitted.pk]  # noqa: E731
 vr_failed = lambda w: [w.vr_failed.pk]  # noqa: E731
 missing = lambda w: [MISSING_PK]  # noqa: E731
 
+
+# --- sessions (issue 5): objects made on first use (each role's request is rolled back, so get_or_create)
+def _session(w):
+    from programs.models import TrainingSession
+
+    return TrainingSession.objects.get_or_create(
+        program=w.program,
+        title="Matrix case review",
+        defaults={
+            "type": "case_review",
+            "delivery": "virtual_two_way",
+            "mentor": w.users["mentor"],
+            "starts_at": timezone.now() + datetime.timedelta(days=1),
+            "duration_minutes": 60,
+        },
+    )[0]
+
+
+def _attendance(w):
+    from programs.models import Attendance
+
+    return Attendance.objects.get_or_create(session=_session(w), enrollment=w.enrollment)[0]
+
+
+def _lecture(w):
+    from cases.models import Category
+    from programs.models import Lecture
+
+    return Lecture.objects.get_or_create(
+        program=w.program,
+        title="Matrix lecture",
+        defaults={"topic": Category.objects.first(), "kind": "recorded", "hours": 1},
+    )[0]
+
+
+def _feed_token(w):
+    from programs.models import CalendarFeedToken
+
+    return CalendarFeedToken.objects.get_or_create(user=w.users["trainee"], revoked_at=None)[0]
+
+
+def _session_data(w):
+    return {
+        "program": w.program.pk,
+        "type": "case_review",
+        "delivery": "in_person",
+        "title": "Matrix API session",
+        "mentor": w.users["mentor"].pk,
+        "starts_at": (timezone.now() + datetime.timedelta(days=2)).isoformat(),
+        "duration_minutes": 30,
+    }
+
+
+session = lambda w: [_session(w).pk]  # noqa: E731
+
+# --- program verification (issue 5): program states for the rows below (made inside each role's savepoint)
+
+
+def _program_with_plan(w) -> list:
+    from programs.models import Program
+
+    name = default_storage.save("plans/matrix-plan.pdf", ContentFile(b"%PDF-1.7 test"))
+    Program.objects.filter(pk=w.program.pk).update(remote_training_plan=name, remote_training_plan_sha256="2" * 64)
+    return [w.program.pk]
+
+
+def _program_submitted(w, *, taken: bool = False) -> list:
+    from programs.models import Program, ProgramReview
+
+    reviewer = w.users["reviewer"] if taken else None
+    ProgramReview.objects.create(
+        program=w.program, submitted_by=w.program.director, status="submitted", reviewer=reviewer
+    )
+    Program.objects.filter(pk=w.program.pk).update(verification_status="submitted")
+    return [w.program.pk]
+
+
+program_submitted = lambda w: _program_submitted(w)  # noqa: E731
+program_taken = lambda w: _program_submitted(w, taken=True)  # noqa: E731
+
+
 # fmt: off
 MATRIX = [
     # name                          method  args          anon      trainee other  mentor director outsider reviewer
@@ -279,6 +360,65 @@ MATRIX = [
     R("verification-request-submit", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     403, label="submitted"),
     R("verification-request-decide", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     400, label="submitted"),
     R("verification-request-decide", "post", vr_ready,    API_ANON, 403,    403,   403,   403,     404,     404, label="ready"),
+    # --- sessions (issue 5): program members only (reviewers are outsiders to training sessions); leading a session
+    # is for its mentor and the director, signing up for trainees.
+    R("sessions:list",              "get",  program,      LOGIN,    200,    200,   200,   200,     404,     404),
+    R("sessions:create",            "get",  program,      LOGIN,    403,    403,   200,   200,     404,     404),
+    R("sessions:create",            "post", program,      LOGIN,    403,    403,   OK,    OK,      404,     404),
+    R("sessions:detail",            "get",  session,      LOGIN,    200,    200,   200,   200,     404,     404),
+    R("sessions:detail",            "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    R("sessions:attend",            "post", session,      LOGIN,    302,    302,   403,   403,     404,     404),
+    R("sessions:add_attendee",      "post", session,      LOGIN,    403,    403,   302,   302,     404,     404),
+    R("sessions:console",           "post", session,      LOGIN,    403,    403,   302,   302,     404,     404),
+    R("sessions:attendance_record", "post", lambda w: [_attendance(w).pk],
+                                                          LOGIN,    403,    403,   302,   302,     404,     404),
+    R("sessions:lectures",          "get",  program,      LOGIN,    200,    200,   200,   200,     404,     404),
+    R("sessions:lectures",          "post", program,      LOGIN,    403,    403,   403,   OK,      404,     404),
+    R("sessions:lecture_done",      "post", lambda w: [_lecture(w).pk],
+                                                          LOGIN,    302,    302,   403,   403,     404,     404),
+    R("sessions:calendar",          "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
+    R("sessions:calendar",          "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
+    # The feed address is the credential (calendar apps cannot sign in); unknown or revoked tokens are 404.
+    R("sessions:feed",              "get",  lambda w: [_feed_token(w).token], *PUBLIC),
+    R("sessions:feed",              "get",  lambda w: ["no-such-token"],
+                                                          404,      404,    404,   404,   404,     404,     404, label="bad token"),
+    R("session-list",               "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
+    R("session-list",               "post", none,         API_ANON, 400,    400,   400,   400,     400,     400),
+    R("session-list",               "post", none,         API_ANON, 403,    403,   201,   201,     404,     404,
+      data=_session_data, label="valid"),
+    R("session-detail",             "get",  session,      API_ANON, 200,    200,   200,   200,     404,     404),
+    R("session-detail",             "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
+    R("session-attend",             "post", session,      API_ANON, 200,    200,   403,   403,     404,     404),
+    # --- program verification (issue 5)
+    # The profile and submission are the director's; the review pages are for SCMR reviewers without a conflict of
+    # interest (same-institution reviewers: tests/programs/test_program_verification.py). Refused steps (a draft has
+    # nothing to take) come back as a message and a redirect (HTML) or 400 (API).
+    R("verification:queue",         "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
+    R("verification:profile",       "get",  program,      LOGIN,    403,    403,   403,   200,     404,     403),
+    R("verification:profile",       "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    R("verification:profile",       "post", program,      LOGIN,    403,    403,   403,   OK,      404,     403),
+    R("verification:submit",        "post", program,      LOGIN,    403,    403,   403,   302,     404,     403),
+    R("verification:plan",          "get",  _program_with_plan, LOGIN, 403, 403,   403,   200,     404,     200, label="plan"),
+    R("verification:plan",          "get",  program,      LOGIN,    403,    403,   403,   404,     404,     404, label="no plan"),
+    R("verification:review",        "get",  program,      LOGIN,    403,    403,   403,   403,     404,     200),
+    R("verification:review",        "get",  program_taken, LOGIN,   403,    403,   403,   403,     404,     200, label="taken"),
+    R("verification:take",          "post", program,      LOGIN,    403,    403,   403,   403,     404,     302, label="draft"),
+    R("verification:take",          "post", program_submitted, LOGIN, 403,  403,   403,   403,     404,     302, label="submitted"),
+    R("verification:decide",        "post", program,      LOGIN,    403,    403,   403,   403,     404,     400, label="draft"),
+    R("verification:decide",        "post", program_taken, LOGIN,   403,    403,   403,   403,     404,     302, label="taken",
+      data=lambda w: {"decision": "changes_requested", "comment": "Describe the display."}),
+    R("program-checklist",          "get",  program,      API_ANON, 403,    403,   403,   200,     404,     200),
+    R("program-checklist",          "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
+    R("program-submit",             "post", program,      API_ANON, 403,    403,   403,   400,     404,     403),
+    R("program-take",               "post", program,      API_ANON, 403,    403,   403,   403,     404,     400, label="draft"),
+    R("program-take",               "post", program_submitted, API_ANON, 403, 403, 403,   403,     404,     200, label="submitted"),
+    R("program-request-changes",    "post", program,      API_ANON, 403,    403,   403,   403,     404,     400, label="draft"),
+    R("program-request-changes",    "post", program_taken, API_ANON, 403,   403,   403,   403,     404,     200, label="taken",
+      data=lambda w: {"comment": "Describe the display."}),
+    # The cast's program has unmet checklist lines: verifying it is refused (400), not forbidden.
+    R("program-verify",             "post", program_taken, API_ANON, 403,   403,   403,   403,     404,     400, label="taken"),
+    R("program-decline",            "post", program_taken, API_ANON, 403,   403,   403,   403,     404,     200, label="taken",
+      data=lambda w: {"comment": "No on-site track record."}),
 ]
 # fmt: on
 
