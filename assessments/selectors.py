@@ -87,3 +87,27 @@ def verification_requests_for_user(user) -> QuerySet[VerificationRequest]:
     if user.is_reviewer:
         scope |= Q(pk__in=review_queue(user).values("pk"))
     return _base().filter(scope)
+
+
+def in_person_items(enrollment) -> list[dict]:
+    """The competencies that need in-person experience (S8) with where the trainee stands on each: signed in
+    person, signed only virtually (does not count), or not yet. Two queries."""
+    from .models import Competency, SignOff
+
+    sign_offs = {
+        s.competency_id: s
+        for s in SignOff.objects.filter(enrollment=enrollment, competency__in_person_required=True).select_related(
+            "signer"
+        )
+    }
+    items = []
+    for competency in Competency.objects.filter(in_person_required=True).order_by("title"):
+        sign_off = sign_offs.get(competency.pk)
+        if sign_off is None:
+            status = "not_yet"
+        elif sign_off.delivery == SignOff.Delivery.IN_PERSON:
+            status = "in_person"
+        else:
+            status = "virtual_only"
+        items.append({"competency": competency, "sign_off": sign_off, "status": status})
+    return items

@@ -28,13 +28,20 @@ class ProgramSerializer(serializers.ModelSerializer):
             "onsite_trainees_trained",
             "track_record_evidence",
             "video_setup_attestation",
+            "video_platform",
+            "console_sharing_method",
+            "display_meets_local_standards",
+            "didactic_source",
             "privacy_attestation",
             "max_virtual_share",
             "interactive_group_cap",
+            "blind_review",
+            "remote_training_plan_sha256",
             "ruleset",
             "verification_status",
         ]
-        read_only_fields = ["ruleset", "verification_status"]
+        # The profile is edited on the profile page (PHI checks, the plan upload); the API reads it.
+        read_only_fields = ["ruleset", "verification_status", "remote_training_plan_sha256"]
 
 
 class _ProgramViewSetBase(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

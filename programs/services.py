@@ -19,6 +19,12 @@ from trainingportal.core.phi import check_phi_fields
 from .models import Invitation, Membership, Program
 
 Role = Membership.Role
+PROFILE_TEXT_LABELS = {
+    "track_record_evidence": "Track-record evidence",
+    "video_setup_attestation": "Video set-up attestation",
+    "video_platform": "Video platform",
+    "console_sharing_method": "Console sharing method",
+}
 
 
 @transaction.atomic
@@ -27,11 +33,8 @@ def program_create(*, actor, name: str, institution: str, mode: str = Program.Mo
     program = Program(name=name, institution=institution, mode=mode, director=actor, **profile)
     program.full_clean()
     check_phi_fields(
-        {
-            "track_record_evidence": program.track_record_evidence,
-            "video_setup_attestation": program.video_setup_attestation,
-        },
-        {"track_record_evidence": "Track-record evidence", "video_setup_attestation": "Video set-up attestation"},
+        {field: getattr(program, field) for field in PROFILE_TEXT_LABELS},
+        PROFILE_TEXT_LABELS,
     )
     program.save()
     Membership.objects.create(user=actor, program=program, role=Role.DIRECTOR)

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from assessments.models import SignOff
 from cases.models import Case, CaseLogEntry, Category
-from programs.models import Attendance
+from programs.models import Attendance, LectureCompletion
 
-from .engine import EntryFact, Facts, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
+from .engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
 from .engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before
 from .engine.facts import ACQUISITION_ROLES, Tallies
 from .models import Enrollment, LeavePeriod
@@ -111,6 +111,7 @@ def _facts(e: Enrollment, other: dict, *, entries=(), tallies=None) -> Facts:
         reviews_waiting_over_7_days=review.get("waiting", 0),
         drafts=review.get("drafts", 0),
         sessions=tuple(other["sessions"][e.pk]),
+        lectures=tuple(other["lectures"][e.pk]),
         sign_offs=tuple(other["sign_offs"][e.pk]),
         program=ProgramFacts(
             mode=e.program.mode,
@@ -122,7 +123,8 @@ def _facts(e: Enrollment, other: dict, *, entries=(), tallies=None) -> Facts:
 
 
 def _other_facts(ids: list[int]) -> dict:
-    """Everything but the signed entries: review counts, leave, attendance, sign-offs, the topic list."""
+    """Everything but the signed entries: review counts, leave, attendance, completed lectures, sign-offs, the
+    topic list."""
     waiting_since = timezone.now() - timedelta(days=REVIEW_WAIT_DAYS)
     reviews = {
         row["enrollment_id"]: row
@@ -168,6 +170,14 @@ def _other_facts(ids: list[int]) -> dict:
             )
         )
 
+    lectures: dict[int, list[LectureFact]] = defaultdict(list)
+    for enrollment_id, lecture_id, completed_at, hours, topic in LectureCompletion.objects.filter(
+        enrollment_id__in=ids
+    ).values_list("enrollment_id", "lecture_id", "completed_at", "lecture__hours", "lecture__topic__slug"):
+        lectures[enrollment_id].append(
+            LectureFact(lecture_id, timezone.localtime(completed_at).date(), float(hours), topic)
+        )
+
     sign_offs: dict[int, list[SignOffFact]] = defaultdict(list)
     for enrollment_id, code, delivery, signed_on, in_person in SignOff.objects.filter(
         enrollment_id__in=ids
@@ -179,6 +189,7 @@ def _other_facts(ids: list[int]) -> dict:
         "leave": leave,
         "sessions": sessions,
         "sign_offs": sign_offs,
+        "lectures": lectures,
         "curriculum": tuple((slug, name) for _, slug, name in topics),
         "slugs": {pk: slug for pk, slug, _ in topics},
     }

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from assessments.selectors import requests_for_enrollment
+from assessments.selectors import in_person_items, requests_for_enrollment
 from trainingportal.core import charts
 
 from .engine import RulesetError, evaluate, get_ruleset, list_rulesets, merge_local_rules
@@ -61,5 +61,6 @@ def enrollment_progress(request, pk: int):
         "is_director": "director" in roles,
         "verification_requests": requests_for_enrollment(enrollment) if roles & {"director", "trainee"} else [],
         "mentors": enrollment.mentors.all(),
+        "in_person_items": in_person_items(enrollment),
     }
     return render(request, "trainees/enrollment_progress.html", context)

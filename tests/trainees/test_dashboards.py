@@ -456,31 +456,32 @@ def test_trainee_dashboard_query_count_does_not_grow(bulk):
     small = _small(bulk)
     me = small[0]
     # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the enrollment with trainee, program, director
-    # 5. the user's roles in the program (access function, reused by the view)  6-12. the facts (7)
-    # 13. navigation roles  14. the enrollment's mentors  15. verification requests
-    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=15)
+    # 5. the user's roles in the program (access function, reused by the view)  6-13. the facts (8)
+    # 14. navigation roles  15. the enrollment's mentors  16. verification requests  17-18. in-person
+    # competencies and the trainee's sign-offs of them
+    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=18)
 
 
 def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program  6. the user's roles in it
-    # 7. the enrollments with trainee and program  8-14. the counted facts for all trainees at once (7)
-    # 15. navigation roles
-    _assert_flat(client_for(director), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=15)
+    # 7. the enrollments with trainee and program  8-15. the counted facts for all trainees at once (8)
+    # 16. navigation roles
+    _assert_flat(client_for(director), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=16)
 
 
 def test_mentor_dashboard_query_count_does_not_grow(bulk, mentor, program):
     small = _small(bulk)
     # The director's queries without the authenticators (a mentor needs no MFA); the enrollments are filtered by
     # mentor in the same query.
-    _assert_flat(client_for(mentor), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=14)
+    _assert_flat(client_for(mentor), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=15)
 
 
 def test_director_csv_export_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # The dashboard's queries without the navigation roles (no page is rendered).
     url = reverse("programs:dashboard", args=[program.pk]) + "?format=csv"
-    _assert_flat(client_for(director), url, bulk, small, expected=14)
+    _assert_flat(client_for(director), url, bulk, small, expected=15)
 
 
 def test_progress_endpoint_query_count_does_not_grow(bulk, director):
@@ -488,8 +489,8 @@ def test_progress_endpoint_query_count_does_not_grow(bulk, director):
     client = APIClient()
     client.force_login(director)
     # 1. session  2. user  3. "is a director?" (MFA permission)  4. authenticators  5. the enrollment with trainee,
-    # program, director  6. the user's roles in the program  7-13. the facts (7)
-    _assert_flat(client, f"/api/v1/enrollments/{small[0].pk}/progress/", bulk, small, expected=13)
+    # program, director  6. the user's roles in the program  7-14. the facts (8)
+    _assert_flat(client, f"/api/v1/enrollments/{small[0].pk}/progress/", bulk, small, expected=14)
 
 
 def test_director_dashboard_reads_the_viewers_roles_once(cohort, director, program):

@@ -481,11 +481,12 @@ def test_bulk_program_facts_have_the_expected_numbers(program, mentor):
         assert all(x.categories for x in f.entries)
 
 
-# Signed entries and their case topics (both plain SQL), review counts, leave, attendance, sign-offs, the topics
-# (id, slug, name).
-GATHER_QUERIES = 7
-# Counts per rule and per week, review counts, leave, attendance, sign-offs, the topics, topic counts (plain SQL).
-TALLIED_QUERIES = 7
+# Signed entries and their case topics (both plain SQL), review counts, leave, attendance, completed lectures,
+# sign-offs, the topics (id, slug, name).
+GATHER_QUERIES = 8
+# Counts per rule and per week, review counts, leave, attendance, completed lectures, sign-offs, the topics, topic
+# counts (plain SQL).
+TALLIED_QUERIES = 8
 
 
 def test_gather_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_300(program, mentor):

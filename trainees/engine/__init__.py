@@ -4,12 +4,13 @@
 """
 
 from .evaluate import Report, RequirementResult, evaluate
-from .facts import EntryFact, Facts, ProgramFacts, SessionFact, SignOffFact
+from .facts import EntryFact, Facts, LectureFact, ProgramFacts, SessionFact, SignOffFact
 from .rulesets import Rule, Ruleset, RulesetError, get_ruleset, list_rulesets, load_ruleset, merge_local_rules
 
 __all__ = [
     "EntryFact",
     "Facts",
+    "LectureFact",
     "ProgramFacts",
     "Report",
     "RequirementResult",

@@ -301,8 +301,11 @@ class _Evaluator:
         )
 
     def didactic_hours(self, rule: Rule) -> RequirementResult:
+        """Didactic sessions attended plus lectures of the library completed (SCMR 2021: program faculty or a
+        pre-recorded series)."""
         attended = [s for s in self.facts.sessions if s.is_didactic and s.date <= self.today]
-        hours = _round(sum(s.minutes for s in attended) / 60)
+        lectures = [lecture for lecture in self.facts.lectures if lecture.date <= self.today]
+        hours = _round(sum(s.minutes for s in attended) / 60 + sum(lecture.hours for lecture in lectures))
         required = float(rule.param("hours"))
         met = hours >= required
         missing = "" if met else f"{_difference(required, hours)} more hours of didactics"
@@ -314,6 +317,7 @@ class _Evaluator:
             met=met,
             evidence=tuple(s.id for s in attended),
             missing=missing,
+            detail={"lectures": [lecture.id for lecture in lectures]},
         )
 
     def _signed_competencies(self) -> set[str]:

@@ -55,6 +55,15 @@ class SessionFact:
         return self.type in ("didactic_live", "didactic_recorded")
 
 
+class LectureFact(NamedTuple):
+    """A lecture of the library the trainee completed (recorded lectures are marked done by the trainee)."""
+
+    id: int
+    date: date
+    hours: float
+    topic: str = ""
+
+
 @dataclass(frozen=True)
 class SignOffFact:
     competency: str
@@ -103,6 +112,7 @@ class Facts:
     reviews_waiting_over_7_days: int = 0
     drafts: int = 0
     sessions: tuple[SessionFact, ...] = ()
+    lectures: tuple[LectureFact, ...] = ()
     sign_offs: tuple[SignOffFact, ...] = ()
     program: ProgramFacts = field(default_factory=ProgramFacts)
     # (slug, name) of the curriculum topics; empty means the built-in SCMR list (engine.evaluate.CURRICULUM).

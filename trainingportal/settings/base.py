@@ -177,6 +177,11 @@ SPECTACULAR_SETTINGS = {
     # The schema documents the API; it reveals no data, so tools may fetch it without signing in.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "delivery" choice set; name each one in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "EntryDeliveryEnum": "cases.models.CaseLogEntry.Delivery",
+        "SessionDeliveryEnum": "programs.models.TrainingSession.Delivery",
+    },
     # Self-hosted Swagger UI (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
