@@ -131,15 +131,3 @@ def totp():
     from tests.conftest import TOTP_SECRET
 
     return TotpCodes(TOTP_SECRET)
-
-
-@pytest.fixture(autouse=True)
-def curriculum_topics(transactional_db):
-    """The 15 curriculum topics come from a data migration. A transactional test ends with a flush, and
-    serialized_rollback does not bring them back when these tests run after non-transactional ones (seen with
-    pytest-django 4.14): re-create them, with the migration's own code, before each browser test."""
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("cases.migrations.0003_seed_curriculum_topics").seed(apps, None)
