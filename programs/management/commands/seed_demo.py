@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as clock
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
@@ -630,6 +631,7 @@ class _Seeder:
         program = self._program()
         enrollments = self._enrollments(program)
         new_entries = self._case_log(program, enrollments)
+        self._sessions_and_lectures(program, [enrollment for _, enrollment in enrollments])
         entries = CaseLogEntry.objects.filter(enrollment__program=program)
         by_status: dict[str, int] = {}
         for status in entries.values_list("status", flat=True):
@@ -646,6 +648,73 @@ class _Seeder:
             "by_status": by_status,
             "totp_secrets": totp_secrets,
         }
+
+    # --- sessions and lectures ---------------------------------------------------------------------------------
+
+    def _sessions_and_lectures(self, program: Program, enrollments: list[Enrollment]) -> None:
+        """A small lecture library (with the MR-safety module, done by every trainee), one past live acquisition
+        session with the console shared and three trainees, and one upcoming case review. Keyed by title."""
+        from programs.models import Attendance, Lecture, LectureCompletion, TrainingSession
+
+        topics = {c.slug: c for c in Category.objects.all()}
+        lectures = {}
+        for title, topic, kind, hours, safety in (
+            ("MR safety for remote trainees", "safety", Lecture.Kind.RECORDED, "1.50", True),
+            ("Tissue characterization: T1, T2 and ECV", "fibrosis-edema", Lecture.Kind.RECORDED, "1.00", False),
+            ("Stress perfusion: protocol and pitfalls", "pharmacologic-stress", Lecture.Kind.LIVE, "1.50", False),
+        ):
+            lectures[title], _ = Lecture.objects.get_or_create(
+                program=program,
+                title=title,
+                defaults={
+                    "topic": topics[topic],
+                    "kind": kind,
+                    "hours": Decimal(hours),
+                    "source": "Northbridge faculty",
+                    "is_mr_safety_module": safety,
+                },
+            )
+        for enrollment in enrollments:
+            LectureCompletion.objects.get_or_create(
+                lecture=lectures["MR safety for remote trainees"], enrollment=enrollment
+            )
+        mentor = self.users[MENTOR]
+        start = timezone.make_aware(datetime.combine(self.today - timedelta(days=6), clock(14, 0)))
+        live, created = TrainingSession.objects.get_or_create(
+            program=program,
+            title="Live acquisition: cardiomyopathy protocol",
+            defaults={
+                "type": TrainingSession.Type.LIVE_ACQUISITION,
+                "delivery": TrainingSession.Delivery.VIRTUAL_TWO_WAY,
+                "mentor": mentor,
+                "starts_at": start,
+                "duration_minutes": 90,
+                "console_shared": True,
+                "console_shared_by": mentor,
+                "console_shared_at": start,
+            },
+        )
+        if created:
+            for enrollment in enrollments[:3]:
+                Attendance.objects.create(
+                    session=live,
+                    enrollment=enrollment,
+                    joined_at=start,
+                    left_at=start + timedelta(minutes=90),
+                    active_input=True,
+                    active_input_note="Chose the inversion time and re-planned the short-axis stack.",
+                )
+        TrainingSession.objects.get_or_create(
+            program=program,
+            title="Case review: myocarditis and its mimics",
+            defaults={
+                "type": TrainingSession.Type.CASE_REVIEW,
+                "delivery": TrainingSession.Delivery.VIRTUAL_TWO_WAY,
+                "mentor": mentor,
+                "starts_at": timezone.make_aware(datetime.combine(self.today + timedelta(days=3), clock(17, 0))),
+                "duration_minutes": 60,
+            },
+        )
 
     # --- people -----------------------------------------------------------------------------------------------
 
