@@ -184,6 +184,7 @@ def session_create(
     if not duration_minutes:
         raise ValidationError({"duration_minutes": "A session lasts at least one minute."})
     session.full_clean()
+    check_phi_fields({"title": session.title}, {"title": "Title"})
     session.save()
     log_action(actor=actor, action="session.create", obj=session, after={"type": type, "title": session.title})
     return session
@@ -327,6 +328,7 @@ def lecture_create(
         is_mr_safety_module=is_mr_safety_module,
     )
     lecture.full_clean()
+    check_phi_fields({"title": lecture.title, "source": lecture.source}, {"title": "Title", "source": "Source"})
     lecture.save()
     log_action(actor=actor, action="lecture.create", obj=lecture, after={"title": lecture.title})
     return lecture

@@ -467,3 +467,34 @@ def test_the_api_creates_a_session(program, mentor):
 def test_the_sessions_api_is_in_the_openapi_schema(client):
     schema = client.get(reverse("api-schema"), {"format": "json"}).json()
     assert "/api/v1/sessions/" in schema["paths"] and "/api/v1/sessions/{id}/attend/" in schema["paths"]
+
+
+def test_session_and_lecture_titles_go_through_the_phi_guard(program, director):
+    from django.core.exceptions import ValidationError
+
+    from cases.models import Category
+    from programs import sessions as session_services
+    from programs.models import Lecture, TrainingSession
+
+    before = (TrainingSession.objects.count(), Lecture.objects.count())
+    with pytest.raises(ValidationError, match="patient identifiers"):
+        session_services.session_create(
+            actor=director,
+            program=program,
+            type="case_review",
+            delivery="virtual_two_way",
+            title="Review of Mr Smith, MRN 12345678",
+            mentor=director,
+            starts_at=timezone.now(),
+            duration_minutes=60,
+        )
+    with pytest.raises(ValidationError, match="patient identifiers"):
+        session_services.lecture_create(
+            actor=director,
+            program=program,
+            title="Teaching case: patient: Jones",
+            topic=Category.objects.get(slug="safety"),
+            kind="recorded",
+            hours=1,
+        )
+    assert (TrainingSession.objects.count(), Lecture.objects.count()) == before
