@@ -11,10 +11,9 @@ from rest_framework.test import APIClient
 
 from cases import services
 from cases.models import CaseLogAmendment, CaseLogEntry
-from programs.models import Membership
 from trainingportal.core.models import AuditEvent
 
-from ..factories import EntryFactory, MembershipFactory, UserFactory
+from ..factories import EntryFactory
 from .helpers import TRAINEE_IMPRESSION, _events, _row_counts, _with_read
 
 pytestmark = pytest.mark.django_db
@@ -47,22 +46,6 @@ def _amend_payload(entry, **overrides) -> dict:
         "reason": "LVEF re-measured on the short-axis stack.",
     }
     return {**payload, **overrides}
-
-
-@pytest.fixture
-def blind_program(program):
-    program.blind_review = True
-    program.save(update_fields=["blind_review"])
-    return program
-
-
-@pytest.fixture
-def second_mentor(program, other_enrollment):
-    """Another mentor of the program, who supervises `other_trainee` (not `trainee`)."""
-    user = UserFactory(email="second.mentor@example.test", full_name="Sam Second")
-    MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
-    other_enrollment.mentors.add(user)
-    return user
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from cases import selectors, services
 from cases.models import Case, CaseLogAmendment, CaseLogEntry, Category, GroupReview
-from programs.models import Membership, TrainingSession
+from programs.models import TrainingSession
 from trainingportal.core.models import AuditEvent
 
-from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, UserFactory
+from ..factories import EnrollmentFactory, EntryFactory, UserFactory
 from .helpers import TRAINEE_DIAGNOSIS, TRAINEE_FINDINGS, TRAINEE_IMPRESSION, _events, _row_counts, _with_read
 
 pytestmark = pytest.mark.django_db
@@ -87,22 +87,6 @@ def _amend_form_data(entry, **overrides) -> dict:
         "reason": "LVEF re-measured on the short-axis stack.",
     }
     return {**data, **overrides}
-
-
-@pytest.fixture
-def blind_program(program):
-    program.blind_review = True
-    program.save(update_fields=["blind_review"])
-    return program
-
-
-@pytest.fixture
-def second_mentor(program, other_enrollment):
-    """Another mentor of the program, who supervises `other_trainee` (not `trainee`)."""
-    user = UserFactory(email="second.mentor@example.test", full_name="Sam Second")
-    MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
-    other_enrollment.mentors.add(user)
-    return user
 
 
 # --- compare_reads: the structured read, field by field -------------------------------------------------------------
