@@ -47,7 +47,7 @@ help:
 	@echo "make demo     migrate, collect static, seed demo data, run http://$(DEMO_ADDR)/"
 	@echo "              (with REDIS_URL set, also runs a Celery worker for queues celery,pdf)"
 	@echo "make test     run the test suite (PYTEST_ARGS=... to pass options)"
-	@echo "make lint     ruff check, ruff format --check, djlint --lint templates"
+	@echo "make lint     ruff check, ruff format --check, djlint --lint templates, import-linter contracts"
 	@echo "make format   ruff --fix and ruff format"
 	@echo "make check    migrations up to date; check --deploy with production settings"
 	@echo "make bench    run benchmarks"
@@ -130,6 +130,7 @@ lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(DJLINT) --lint templates
+	$(VENV)/bin/lint-imports
 
 format: venv
 	$(RUFF) check --fix .

@@ -1,5 +1,3 @@
-import secrets
-
 from django.conf import settings
 from django.db import models
 
@@ -32,7 +30,7 @@ class SignOff(models.Model):
     signed_on = models.DateField()
     delivery = models.CharField(max_length=10, choices=Delivery.choices)
     evidence_entries = models.ManyToManyField("cases.CaseLogEntry", blank=True, related_name="+")
-    evidence_sessions = models.ManyToManyField("programs.TrainingSession", blank=True, related_name="+")
+    evidence_sessions = models.ManyToManyField("training.TrainingSession", blank=True, related_name="+")
     entrustment_level = models.PositiveSmallIntegerField(default=4)
 
     class Meta:
@@ -53,72 +51,3 @@ class FinalDetermination(models.Model):
     statement = models.TextField()
     signed_at = models.DateTimeField()
     signature_hash = models.CharField(max_length=64)
-
-
-def _verification_code() -> str:
-    # 12 characters from an unambiguous alphabet, printed on the cover and encoded in the QR link.
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-class VerificationRequest(models.Model):
-    """A request for a verification dossier and its SCMR review (SPEC section 5)."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        GENERATING = "generating", "Generating"
-        READY = "ready", "Ready"
-        SUBMITTED = "submitted", "Submitted to SCMR"
-        UNDER_REVIEW = "under_review", "Under review"
-        VERIFIED = "verified", "Verified"
-        RETURNED = "returned", "Returned"
-        FAILED = "failed", "Failed"
-
-    IN_PROGRESS = {Status.QUEUED, Status.GENERATING}
-    REVIEWABLE = {Status.SUBMITTED, Status.UNDER_REVIEW, Status.VERIFIED, Status.RETURNED}
-    HAS_DOSSIER = {Status.READY} | REVIEWABLE
-
-    enrollment = models.ForeignKey(
-        "trainees.Enrollment", on_delete=models.PROTECT, related_name="verification_requests"
-    )
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=15, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    code = models.CharField(max_length=12, unique=True, default=_verification_code, editable=False)
-    dossier = models.FileField(upload_to="dossiers/", blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    size_bytes = models.PositiveIntegerField(null=True, blank=True)
-    page_count = models.PositiveIntegerField(null=True, blank=True)
-    snapshot = models.JSONField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    failure_reason = models.TextField(blank=True)
-    render_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    ready_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decision_reasons = models.TextField(blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=~models.Q(status__in=["ready", "submitted", "under_review", "verified", "returned"])
-                | ~models.Q(sha256=""),
-                name="vr_dossier_has_hash",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Dossier {self.code} ({self.get_status_display()})"
-
-    @property
-    def has_dossier(self) -> bool:
-        return self.status in self.HAS_DOSSIER
-
-    @property
-    def in_progress(self) -> bool:
-        return self.status in self.IN_PROGRESS

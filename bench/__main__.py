@@ -168,9 +168,9 @@ def _server_env(database_url: str, args: argparse.Namespace) -> dict[str, str]:
 
 def _bench_counts() -> dict[str, int]:
     from cases.models import Case, CaseLogEntry
-    from programs.management.commands.seed_bench import bench_programs, bench_users
-    from programs.models import TrainingSession
+    from demo.management.commands.seed_bench import bench_programs, bench_users
     from trainees.models import Enrollment
+    from training.models import TrainingSession
 
     programs = bench_programs()
     return {
@@ -218,7 +218,7 @@ def _ensure_data(args: argparse.Namespace) -> dict:
 def _subjects(args: argparse.Namespace) -> dict:
     """The first bench program (all programs have the same size), its director, one trainee to read and another
     trainee (and their mentor) to write, so the writes do not change what the read measurements see."""
-    from programs.management.commands.seed_bench import bench_email
+    from demo.management.commands.seed_bench import bench_email
     from trainees.models import Enrollment
 
     enrollments = Enrollment.objects.select_related("program__director", "trainee").filter(

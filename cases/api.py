@@ -1,6 +1,4 @@
 import django_filters
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -8,12 +6,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from programs.models import TrainingSession
+from curriculum.selectors import curriculum_topics
 from trainees.selectors import active_enrollment_for_trainee
-from trainingportal.core.api import AccessFunctionMixin, as_drf_error
+from trainingportal.core.api import AccessFunctionMixin
 
 from . import selectors, services
-from .models import Case, CaseLogEntry, Category
+from .models import Case, CaseLogEntry
 
 ROLE_CHOICES = CaseLogEntry.ROLE_FIELDS
 
@@ -68,13 +66,7 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
     def to_representation(self, entry):
         data = super().to_representation(entry)
         request = self.context.get("request")
-        if (
-            request is not None
-            and entry.supervising_mentor_id == request.user.pk
-            and entry.status == CaseLogEntry.Status.SUBMITTED
-            and entry.program_blind_review
-            and entry.mentor_read_at is None
-        ):
+        if request is not None and entry.read_hidden_from(request.user):
             # Blind review: the mentor sees the trainee's read only after recording their own (mentor-read action).
             for name in self.BLINDED:
                 data[name] = None
@@ -88,14 +80,15 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
         return [c.slug for c in entry.case.categories.all()]
 
     def get_roles(self, entry) -> list[str]:
-        return [f for f in ROLE_CHOICES if getattr(entry, f)]
+        return entry.roles
 
 
 class EntryWriteFieldsSerializer(serializers.Serializer):
     performed_on = serializers.DateField()
     roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLE_CHOICES), allow_empty=False)
     delivery = serializers.ChoiceField(choices=CaseLogEntry.Delivery.choices)
-    supervising_mentor = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
+    # Plain ids: cases.services resolves them through the access rules (the same answer as the form and the import).
+    supervising_mentor = serializers.IntegerField(help_text="One of your mentors (user id).")
     findings = serializers.CharField(required=False, allow_blank=True, default="")
     impression = serializers.CharField()
     key_measurements = serializers.CharField(required=False, allow_blank=True, default="")
@@ -105,8 +98,8 @@ class EntryWriteFieldsSerializer(serializers.Serializer):
         choices=CaseLogEntry.LGEPattern.choices, required=False, allow_blank=True, default=""
     )
     final_diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    session = serializers.PrimaryKeyRelatedField(
-        queryset=TrainingSession.objects.all(), required=False, allow_null=True, default=None
+    session = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="A training session of your program (id)."
     )
     submit = serializers.BooleanField(required=False, default=False, help_text="Submit for review right away.")
 
@@ -114,7 +107,7 @@ class EntryWriteFieldsSerializer(serializers.Serializer):
         data = dict(self.validated_data)
         data.pop("submit", None)
         roles = set(data.pop("roles"))
-        return {**data, **{f: f in roles for f in ROLE_CHOICES}}
+        return {**data, **CaseLogEntry.role_flags(roles)}
 
 
 class EntryCreateSerializer(EntryWriteFieldsSerializer):
@@ -122,7 +115,7 @@ class EntryCreateSerializer(EntryWriteFieldsSerializer):
     source = serializers.ChoiceField(choices=Case.Source.choices, default=Case.Source.CENTER_ARCHIVE)
     complete_study = serializers.BooleanField(default=True)
     indication = serializers.CharField(required=False, allow_blank=True, default="")
-    categories = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), many=True)
+    categories = serializers.SlugRelatedField(slug_field="slug", queryset=curriculum_topics(), many=True)
     technique_tags = serializers.ListField(
         child=serializers.CharField(max_length=40), required=False, default=list, help_text='e.g. ["cine", "LGE"]'
     )
@@ -222,7 +215,7 @@ class CaseLogViewSet(
         )
 
     def _respond(self, entry, code=status.HTTP_200_OK):
-        entry = selectors.get_entry_for_user(self.request.user, entry.pk)
+        entry = selectors.get_entry_for_user(self.request.user, entry.pk).obj
         return Response(CaseLogEntrySerializer(entry, context={"request": self.request}).data, status=code)
 
     @extend_schema(
@@ -260,16 +253,13 @@ class CaseLogViewSet(
         case_fields = {
             k: data.validated_data[k] for k in ("reference", "source", "complete_study", "indication", "categories")
         }
-        try:
-            entry = services.entry_create(
-                actor=request.user,
-                enrollment=enrollment,
-                submit=data.validated_data["submit"],
-                **case_fields,
-                **data.entry_fields(),
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_create(
+            actor=request.user,
+            enrollment=enrollment,
+            submit=data.validated_data["submit"],
+            **case_fields,
+            **data.entry_fields(),
+        )
         return self._respond(entry, status.HTTP_201_CREATED)
 
     @extend_schema(request=EntryWriteFieldsSerializer, responses=CaseLogEntrySerializer)
@@ -282,21 +272,15 @@ class CaseLogViewSet(
             if "roles" in data.validated_data
             else {k: v for k, v in data.validated_data.items() if k != "submit"}
         )
-        try:
-            entry = services.entry_update(
-                actor=request.user, entry=entry, submit=data.validated_data.get("submit", False), **fields
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_update(
+            actor=request.user, entry=entry, submit=data.validated_data.get("submit", False), **fields
+        )
         return self._respond(entry)
 
     @extend_schema(request=None, responses=CaseLogEntrySerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        try:
-            entry = services.entry_submit(actor=request.user, entry=self.get_object())
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_submit(actor=request.user, entry=self.get_object())
         return self._respond(entry)
 
     @extend_schema(request=SignSerializer, responses=CaseLogEntrySerializer)
@@ -305,16 +289,13 @@ class CaseLogViewSet(
         entry = self.get_object()
         data = SignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            entry = services.entry_sign(
-                actor=request.user,
-                entry=entry,
-                feedback=data.validated_data["feedback"],
-                agrees=data.validated_data["agrees"],
-                agreement=data.validated_data["agreement"],
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_sign(
+            actor=request.user,
+            entry=entry,
+            feedback=data.validated_data["feedback"],
+            agrees=data.validated_data["agrees"],
+            agreement=data.validated_data["agreement"],
+        )
         return self._respond(entry)
 
     @extend_schema(request=ReturnSerializer, responses=CaseLogEntrySerializer)
@@ -323,10 +304,7 @@ class CaseLogViewSet(
         entry = self.get_object()
         data = ReturnSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            entry = services.entry_return(actor=request.user, entry=entry, reason=data.validated_data["reason"])
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_return(actor=request.user, entry=entry, reason=data.validated_data["reason"])
         return self._respond(entry)
 
     @extend_schema(
@@ -350,12 +328,9 @@ class CaseLogViewSet(
         data.is_valid(raise_exception=True)
         ids = data.validated_data["ids"]
         entries = selectors.reviewable_entries(request.user, ids)
-        try:
-            signed, skipped = services.entries_sign_batch(
-                actor=request.user, entries=entries, feedback=data.validated_data["feedback"]
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        signed, skipped = services.entries_sign_batch(
+            actor=request.user, entries=entries, feedback=data.validated_data["feedback"]
+        )
         found = {e.pk for e in entries}
         not_reviewable = [{"id": i, "reason": "not in your review inbox"} for i in ids if i not in found]
         return Response(
@@ -372,12 +347,9 @@ class CaseLogViewSet(
         entry = self.get_object()
         data = AmendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            entry = services.entry_amend(
-                actor=request.user, entry=entry, reason=data.validated_data["reason"], **data.entry_fields()
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_amend(
+            actor=request.user, entry=entry, reason=data.validated_data["reason"], **data.entry_fields()
+        )
         return self._respond(entry)
 
     @extend_schema(request=MentorReadSerializer, responses=CaseLogEntrySerializer)
@@ -387,8 +359,5 @@ class CaseLogViewSet(
         entry = self.get_object()
         data = MentorReadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            entry = services.entry_record_mentor_read(actor=request.user, entry=entry, **data.validated_data)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        entry = services.entry_record_mentor_read(actor=request.user, entry=entry, **data.validated_data)
         return self._respond(entry)

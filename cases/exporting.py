@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
-from trainees.models import Enrollment
+from trainees.selectors import has_been_enrolled
 
 from .models import CaseLogEntry
 
@@ -42,7 +42,7 @@ COLUMNS = [
 
 def has_case_log(user) -> bool:
     """Only trainees have a case log to export: anyone ever enrolled, whatever the enrollment's status now."""
-    return Enrollment.objects.filter(trainee=user).exists()
+    return has_been_enrolled(user)
 
 
 def entries_for_export(user) -> QuerySet[CaseLogEntry]:
@@ -71,7 +71,7 @@ def entry_record(entry: CaseLogEntry) -> dict:
         "categories": [c.slug for c in case.categories.all()],
         "technique_tags": list(case.technique_tags or []),
         "field_strength": case.field_strength,
-        "roles": [name for name in CaseLogEntry.ROLE_FIELDS if getattr(entry, name)],
+        "roles": entry.roles,
         "delivery": entry.delivery,
         "supervising_mentor": entry.supervising_mentor.email,
         "findings": entry.findings,

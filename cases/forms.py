@@ -1,9 +1,9 @@
 from django import forms
 from django.utils import timezone
 
-from programs.models import TrainingSession
+from curriculum.selectors import curriculum_topics
 
-from .models import Case, CaseLogEntry, Category
+from .models import Case, CaseLogEntry
 
 ROLE_CHOICES = [(f, CaseLogEntry._meta.get_field(f).verbose_name.capitalize()) for f in CaseLogEntry.ROLE_FIELDS]
 
@@ -22,7 +22,7 @@ class EntryForm(forms.Form):
     complete_study = forms.BooleanField(label="Complete study", required=False, initial=True)
     indication = forms.CharField(max_length=200, required=False)
     categories = forms.ModelMultipleChoiceField(
-        queryset=Category.objects.all(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
+        queryset=curriculum_topics(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
     )
     roles = forms.MultipleChoiceField(
         choices=ROLE_CHOICES, widget=forms.CheckboxSelectMultiple, label="Your role", initial=["interpreted"]
@@ -58,7 +58,6 @@ class EntryForm(forms.Form):
     def __init__(self, *args, mentors, lock_case: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["supervising_mentor"].queryset = mentors
-        self.fields["session"].queryset = TrainingSession.objects.none()
         self.fields["performed_on"].initial = timezone.localdate
         for name in ("lvef", "lv_edvi"):
             self.fields[name].widget.attrs.update({"inputmode": "numeric"})
@@ -71,7 +70,7 @@ class EntryForm(forms.Form):
         roles = set(data["roles"])
         return {
             "performed_on": data["performed_on"],
-            **{f: f in roles for f in CaseLogEntry.ROLE_FIELDS},
+            **CaseLogEntry.role_flags(roles),
             "delivery": data["delivery"],
             "supervising_mentor": data["supervising_mentor"],
             "session": data.get("session"),
@@ -99,7 +98,7 @@ class EntryForm(forms.Form):
             "complete_study": entry.case.complete_study,
             "indication": entry.case.indication,
             "categories": list(entry.case.categories.all()),
-            "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(entry, f)],
+            "roles": entry.roles,
             "delivery": entry.delivery,
             "supervising_mentor": entry.supervising_mentor,
             "session": entry.session,
@@ -156,7 +155,7 @@ class GroupReviewForm(forms.Form):
         choices=CaseLogEntry.Delivery.choices, initial=CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY
     )
     categories = forms.ModelMultipleChoiceField(
-        queryset=Category.objects.all(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
+        queryset=curriculum_topics(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
     )
     enrollments = forms.ModelMultipleChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Trainees who reviewed it with you"

@@ -17,12 +17,14 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
+from django.utils import timezone
 
+from curriculum.selectors import curriculum_topics
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi
 
 from . import services
-from .models import Case, CaseLogEntry, Category
+from .models import Case, CaseLogEntry
 
 MAX_BYTES = 2 * 1024 * 1024
 # Each row is a real entry_create (about 20 queries, 6–9 ms): 1,000 rows check in under ten seconds. A prior log
@@ -236,13 +238,13 @@ def read_csv(data: bytes) -> ParsedFile:
 
 @dataclass
 class _Lookups:
-    categories: dict[str, Category]
+    categories: dict[str, object]  # slug → curriculum topic
     mentors: dict[str, object]  # e-mail (lower case) → user
 
     @classmethod
     def for_enrollment(cls, enrollment) -> "_Lookups":
         categories = {}
-        for category in Category.objects.all():
+        for category in curriculum_topics():
             categories[category.slug] = category
             categories[_choice_key(category.name)] = category
         mentors = {user.email.lower(): user for user in services.allowed_supervisors(enrollment)}
@@ -339,7 +341,7 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
         )
     elif cells["roles"] and not roles:
         error("roles", "Name at least one role.")
-    values.update({name: name in roles for name in CaseLogEntry.ROLE_FIELDS})
+    values.update(CaseLogEntry.role_flags(roles))
 
     if cells["delivery"]:
         values["delivery"] = _choice(cells["delivery"], CaseLogEntry.Delivery.choices)
@@ -474,8 +476,6 @@ def run_import(
 
 def template_csv(enrollment) -> str:
     """The header and one example row; the example names one of the trainee's own mentors."""
-    from django.utils import timezone
-
     mentor = services.allowed_supervisors(enrollment).first()
     example = {c.name: c.example for c in COLUMNS if c.name not in ("date", "supervising_mentor")} | {
         "date": (timezone.localdate().replace(day=1)).isoformat(),

@@ -9,24 +9,6 @@ pseudonymous_reference = RegexValidator(
 )
 
 
-class Category(models.Model):
-    """One of the 15 SCMR Level I curriculum topics; the rows come from migration 0003_seed_curriculum_topics.
-
-    Slugs are stable: rulesets and exports refer to them.
-    """
-
-    slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=100)
-    position = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["position"]
-        verbose_name_plural = "categories"
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class Case(models.Model):
     """A de-identified CMR study from the center's archive, a registry or a live scan (SPEC S7, S10)."""
 
@@ -46,7 +28,7 @@ class Case(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.CENTER_ARCHIVE)
     complete_study = models.BooleanField(default=True)
     indication = models.CharField(max_length=200, blank=True)
-    categories = models.ManyToManyField(Category, related_name="cases")
+    categories = models.ManyToManyField("curriculum.Category", related_name="cases")
     technique_tags = models.JSONField(default=list, blank=True)
     field_strength = models.CharField(max_length=10, choices=FieldStrength.choices, default=FieldStrength.T1_5)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -99,7 +81,7 @@ class CaseLogEntry(models.Model):
     post_processed = models.BooleanField("post-processed", default=False)
     delivery = models.CharField(max_length=25, choices=Delivery.choices, default=Delivery.IN_PERSON)
     session = models.ForeignKey(
-        "programs.TrainingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+        "training.TrainingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
     )
     supervising_mentor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="supervised_entries"
@@ -166,14 +148,29 @@ class CaseLogEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.case.reference} on {self.performed_on}"
 
+    @classmethod
+    def role_flags(cls, roles) -> dict[str, bool]:
+        """The list of roles a form, the API or an import gives, as the entry's boolean fields."""
+        roles = set(roles)
+        return {name: name in roles for name in cls.ROLE_FIELDS}
+
+    @property
+    def roles(self) -> list[str]:
+        """The entry's roles as a list, in ROLE_FIELDS order."""
+        return [name for name in self.ROLE_FIELDS if getattr(self, name)]
+
     @property
     def program_blind_review(self) -> bool:
         return self.enrollment.program.blind_review
 
     @property
     def awaiting_blind_read(self) -> bool:
-        """Blind review: the supervising mentor must not see the trainee's read before recording their own."""
+        """Blind review: the mentor records their own read before the trainee's is shown to them. True while the
+        entry waits for that read (the one statement of the rule; `read_hidden_from` applies it to a user)."""
         return self.status == self.Status.SUBMITTED and self.program_blind_review and self.mentor_read_at is None
+
+    def read_hidden_from(self, user) -> bool:
+        return self.awaiting_blind_read and self.supervising_mentor_id == user.pk
 
     @property
     def is_editable(self) -> bool:
@@ -206,7 +203,7 @@ class GroupReview(models.Model):
     entry to confirm with their own read."""
 
     session = models.ForeignKey(
-        "programs.TrainingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_reviews"
+        "training.TrainingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_reviews"
     )
     mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="group_reviews")

@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from trainees.models import Enrollment, LeavePeriod
+from trainees.selectors import enrollments_due_a_nudge
 from trainingportal.core.pdf import absolute_url
 
 from .models import CaseLogEntry, ReminderLog
@@ -160,20 +160,16 @@ def trainee_nudge_candidates(*, today: datetime.date) -> list[TraineeNudge]:
         kind=Kind.TRAINEE_NUDGE,
         sent_on__gt=today - datetime.timedelta(days=NUDGE_EVERY_DAYS),
     )
-    # Leave is time away from training: not logging then is expected.
-    on_leave = LeavePeriod.objects.filter(enrollment=OuterRef("pk"), start_date__lte=today, end_date__gte=window_start)
     last_logged = (
         CaseLogEntry.objects.filter(enrollment__trainee=OuterRef("trainee"))
         .order_by("-created_at")
         .values("created_at")[:1]
     )
     rows = (
-        Enrollment.objects.filter(
-            status=Enrollment.Status.ACTIVE,
-            start_date__lte=today - datetime.timedelta(days=NUDGE_AFTER_DAYS),
-            trainee__is_active=True,
+        enrollments_due_a_nudge(
+            started_by=today - datetime.timedelta(days=NUDGE_AFTER_DAYS), window=(window_start, today)
         )
-        .filter(~Exists(logged_recently), ~Exists(nudged_recently), ~Exists(on_leave))
+        .filter(~Exists(logged_recently), ~Exists(nudged_recently))
         .annotate(last_logged=Subquery(last_logged))
         .order_by("trainee_id", "pk")
         .values("pk", "trainee_id", "trainee__email", "trainee__full_name", "program__name", "last_logged")

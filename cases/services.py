@@ -7,6 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from programs.models import Membership
+from programs.selectors import program_users
+from training.selectors import session_for_entry
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
@@ -47,7 +50,7 @@ def _snapshot(entry: CaseLogEntry) -> dict:
         "status": entry.status,
         "case": entry.case.reference,
         "performed_on": entry.performed_on.isoformat() if entry.performed_on else None,
-        "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(entry, f)],
+        "roles": entry.roles,
         "delivery": entry.delivery,
         "supervising_mentor": entry.supervising_mentor.email if entry.supervising_mentor_id else None,
         "findings": entry.findings,
@@ -60,25 +63,40 @@ def _snapshot(entry: CaseLogEntry) -> dict:
 
 
 def allowed_supervisors(enrollment):
-    """The enrollment's mentors; while none is assigned, any mentor of the program. Never the trainee."""
-    from django.contrib.auth import get_user_model
-
-    from programs.models import Membership
-
-    users = get_user_model().objects.exclude(pk=enrollment.trainee_id).order_by("full_name", "email")
-    assigned = users.filter(supervised_enrollments=enrollment)
-    if assigned.exists():
-        return assigned
-    return users.filter(memberships__program_id=enrollment.program_id, memberships__role=Membership.Role.MENTOR)
+    """The enrollment's mentors who are still mentors of its program; while none is assigned, any mentor of the
+    program. Never the trainee."""
+    mentors = program_users(enrollment.program, Membership.Role.MENTOR).exclude(pk=enrollment.trainee_id)
+    assigned = mentors.filter(supervised_enrollments=enrollment)
+    return assigned if assigned.exists() else mentors
 
 
 def allowed_supervisor_ids(enrollment) -> set[int]:
     return set(allowed_supervisors(enrollment).values_list("pk", flat=True))
 
 
+def _pk(value):
+    return getattr(value, "pk", value)
+
+
+def _resolve_related(enrollment, fields: dict) -> dict:
+    """Resolve the ids a user sent with an entry — from the form, the API or an import alike — through the access
+    rule of each one's aggregate: the session must be one the trainee can see, of the entry's own program; the
+    supervising mentor one of the enrollment's mentors. Anything else is a field error, and nothing is saved."""
+    fields = dict(fields)
+    if "session" in fields:
+        fields["session"] = session_for_entry(enrollment, _pk(fields["session"]))
+    if "supervising_mentor" in fields:
+        mentor_id = _pk(fields["supervising_mentor"])
+        mentor = allowed_supervisors(enrollment).filter(pk=mentor_id).first() if mentor_id is not None else None
+        if mentor is None:
+            raise ValidationError({"supervising_mentor": "Choose one of your mentors."})
+        fields["supervising_mentor"] = mentor
+    return fields
+
+
 def _validate_entry(entry: CaseLogEntry) -> None:
     errors = {}
-    if not any(getattr(entry, f) for f in CaseLogEntry.ROLE_FIELDS):
+    if not entry.roles:
         errors["roles"] = "Tick at least one role: what did you do with this case?"
     if entry.performed_on and entry.performed_on > timezone.localdate():
         errors["performed_on"] = "The date cannot be in the future."
@@ -88,6 +106,11 @@ def _validate_entry(entry: CaseLogEntry) -> None:
         errors["performed_on"] = "The date is more than five years before the enrollment started."
     if entry.supervising_mentor_id and entry.supervising_mentor_id not in allowed_supervisor_ids(entry.enrollment):
         errors["supervising_mentor"] = "Choose one of your mentors."
+    if entry.session_id:
+        try:
+            session_for_entry(entry.enrollment, entry.session_id)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     check_phi_fields(
@@ -158,7 +181,7 @@ def entry_create(
         categories=categories,
         technique_tags=technique_tags,
     )
-    entry = CaseLogEntry(enrollment=enrollment, case=case, **fields)
+    entry = CaseLogEntry(enrollment=enrollment, case=case, **_resolve_related(enrollment, fields))
     _validate_entry(entry)
     entry.save()
     log_action(actor=actor, action="entry.create", obj=entry, after=_snapshot(entry))
@@ -173,9 +196,10 @@ def entry_update(*, actor, entry: CaseLogEntry, submit: bool = False, **fields) 
     if locked.status not in CaseLogEntry.EDITABLE_STATUSES:
         raise ValidationError("This entry has been submitted or signed and can no longer be edited.")
     before = _snapshot(locked)
-    for name, value in fields.items():
+    for name in fields:
         if name not in ENTRY_FIELDS:
             raise ValidationError(f"{name} cannot be changed here.")
+    for name, value in _resolve_related(locked.enrollment, fields).items():
         setattr(locked, name, value)
     _validate_entry(locked)
     locked.save()
@@ -260,7 +284,7 @@ def entry_sign(
     check_phi_fields({"mentor_feedback": feedback}, FREE_TEXT_LABELS)
     if not feedback.strip():
         raise ValidationError({"mentor_feedback": "Write feedback for the trainee before signing."})
-    if entry.program_blind_review and entry.mentor_read_at is None:
+    if entry.awaiting_blind_read:
         raise ValidationError("This program reviews blind: record your own read before signing.")
     agreement = {**compare_reads(entry), **(agreement or {})}
     unknown = set(agreement) - set(CaseLogEntry.READ_FIELDS)
@@ -330,6 +354,7 @@ def entry_amend(*, actor, entry: CaseLogEntry, reason: str, **fields) -> CaseLog
     if unknown:
         raise ValidationError(f"These cannot be amended: {', '.join(sorted(unknown))}.")
     before = _snapshot(locked)
+    fields = _resolve_related(locked.enrollment, fields)
     changed = {name: value for name, value in fields.items() if getattr(locked, name) != value}
     if not changed:
         raise ValidationError("Nothing was changed.")
@@ -420,7 +445,7 @@ def last_entry_defaults(enrollment) -> dict:
         "delivery": last.delivery,
         "session": last.session_id,
         "source": last.case.source,
-        "roles": [f for f in CaseLogEntry.ROLE_FIELDS if getattr(last, f)],
+        "roles": last.roles,
     }
 
 

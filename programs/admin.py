@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Invitation, Membership, Program, TrainingSession
+from .models import Invitation, Membership, Program
 
 
 @admin.register(Program)
@@ -19,8 +19,3 @@ class MembershipAdmin(admin.ModelAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "program", "role", "created_at", "accepted_at"]
     readonly_fields = ["token"]
-
-
-@admin.register(TrainingSession)
-class TrainingSessionAdmin(admin.ModelAdmin):
-    list_display = ["title", "program", "type", "delivery", "starts_at"]

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 
 from .models import Membership, Program
 
@@ -58,8 +59,6 @@ class InvitationSignUpForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean(self):
-        from django.contrib.auth import get_user_model, password_validation
-
         data = super().clean()
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")

@@ -1,9 +1,12 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
+
+from trainingportal.engine import RulesetError, get_ruleset, merge_local_rules
 
 
 class Program(models.Model):
@@ -61,7 +64,7 @@ class Program(models.Model):
         default=False, help_text="Mentors record their own read before the trainee's read is shown to them."
     )
     # Stricter local requirements on top of the ruleset (same schema as a ruleset's requirements; checked by
-    # trainees.engine.merge_local_rules, which refuses anything weaker).
+    # trainingportal.engine.merge_local_rules, which refuses anything weaker).
     local_rules = models.JSONField(default=list, blank=True)
     verification_status = models.CharField(
         max_length=20, choices=VerificationStatus.choices, default=VerificationStatus.DRAFT
@@ -78,10 +81,6 @@ class Program(models.Model):
         return self.name
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from trainees.engine import RulesetError, get_ruleset, merge_local_rules
-
         try:
             merge_local_rules(get_ruleset(self.ruleset), self.local_rules or [])
         except RulesetError as exc:
@@ -148,147 +147,3 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} as {self.role} in {self.program}"
-
-
-class TrainingSession(models.Model):
-    """A training session (SPEC S4–S6, S13). Interactive types are capped per mentor; didactics are not."""
-
-    class Type(models.TextChoices):
-        DIDACTIC_LIVE = "didactic_live", "Didactic (live)"
-        DIDACTIC_RECORDED = "didactic_recorded", "Didactic (recorded)"
-        PROTOCOL_SELECTION = "protocol_selection", "Protocol selection"
-        LIVE_ACQUISITION = "live_acquisition", "Live acquisition (scanner console)"
-        PLANNING_TROUBLESHOOTING = "planning_troubleshooting", "Planning and troubleshooting"
-        CASE_REVIEW = "case_review", "Case review"
-
-    class Delivery(models.TextChoices):
-        IN_PERSON = "in_person", "In person"
-        VIRTUAL_TWO_WAY = "virtual_two_way", "Virtual (two-way video)"
-
-    DIDACTIC_TYPES = {Type.DIDACTIC_LIVE, Type.DIDACTIC_RECORDED}
-
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="sessions")
-    type = models.CharField(max_length=30, choices=Type.choices)
-    delivery = models.CharField(max_length=20, choices=Delivery.choices)
-    title = models.CharField(max_length=200)
-    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="led_sessions")
-    starts_at = models.DateTimeField()
-    duration_minutes = models.PositiveIntegerField()
-    capacity = models.PositiveIntegerField(null=True, blank=True)
-    console_shared = models.BooleanField(default=False)
-    console_shared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    console_shared_at = models.DateTimeField(null=True, blank=True)
-    link = models.URLField(blank=True)
-
-    class Meta:
-        ordering = ["-starts_at"]
-
-    def __str__(self) -> str:
-        return f"{self.title} ({self.get_type_display()})"
-
-
-class Attendance(models.Model):
-    session = models.ForeignKey(TrainingSession, on_delete=models.CASCADE, related_name="attendances")
-    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.CASCADE, related_name="attendances")
-    joined_at = models.DateTimeField(null=True, blank=True)
-    left_at = models.DateTimeField(null=True, blank=True)
-    active_input = models.BooleanField(default=False)
-    active_input_note = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["session", "enrollment"], name="attendance_unique")]
-
-
-class ProgramReview(models.Model):
-    """SCMR review of a program's remote training plan (SPEC S11). One row per submission round."""
-
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="reviews")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    submitted_at = models.DateTimeField(auto_now_add=True)
-    plan_snapshot = models.JSONField(default=dict)
-    status = models.CharField(max_length=20, choices=Program.VerificationStatus.choices)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    comments = models.JSONField(default=dict, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-submitted_at"]
-
-
-class ProgramReviewEvent(models.Model):
-    """One step of a program's SCMR verification: who, when, what and why (with comments per checklist line)."""
-
-    class Action(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        TAKEN = "taken", "Review started"
-        COMMENTED = "commented", "Commented"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        VERIFIED = "verified", "Verified"
-        DECLINED = "declined", "Declined"
-
-    review = models.ForeignKey(ProgramReview, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    comment = models.TextField(blank=True)
-    line_comments = models.JSONField(default=dict, blank=True, help_text="Checklist line (S1–S15) -> comment")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-
-class Lecture(models.Model):
-    """The lecture library (S4): live or recorded didactics by curriculum topic; hours feed the engine."""
-
-    class Kind(models.TextChoices):
-        LIVE = "live", "Live"
-        RECORDED = "recorded", "Recorded"
-
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="lectures")
-    title = models.CharField(max_length=200)
-    topic = models.ForeignKey("cases.Category", on_delete=models.PROTECT, related_name="lectures")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    hours = models.DecimalField(max_digits=4, decimal_places=2)
-    source = models.CharField(max_length=200, blank=True, help_text="Faculty, or the external series")
-    link = models.URLField(blank=True)
-    is_mr_safety_module = models.BooleanField(
-        default=False, help_text="Completing it is required before live acquisition sessions."
-    )
-
-    class Meta:
-        ordering = ["topic__position", "title"]
-
-    def __str__(self) -> str:
-        return self.title
-
-
-class LectureCompletion(models.Model):
-    lecture = models.ForeignKey(Lecture, on_delete=models.CASCADE, related_name="completions")
-    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.CASCADE, related_name="lecture_completions")
-    completed_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["lecture", "enrollment"], name="lecture_completed_once")]
-
-
-class CalendarFeedToken(models.Model):
-    """A private, revocable token for a user's ICS feed of their sessions."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_tokens")
-    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-
-class FeedbackResponse(models.Model):
-    """Feedback from trainees and programs to SCMR about the virtual program (SPEC S12)."""
-
-    respondent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="feedback")
-    period = models.CharField(max_length=20)
-    answers = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,60 +1,93 @@
-"""Reads for programs. Everything that serves a user takes that user and returns only what they may see."""
+"""Reads for programs. Everything that serves a user takes that user and returns only what they may see.
 
+A program's data is for its members. SCMR reviewers reach a program only through the verification app (its access
+function adds the conflict-of-interest rule); here they are outsiders like anyone else.
+"""
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
+
+from trainingportal.accounts.models import Credential
+from trainingportal.core.access import Access
 
 from .models import Invitation, Membership, Program
 
 Role = Membership.Role
 
+# Which program roles may do what with a program.
+PROGRAM_ACTIONS: dict[str, set[str]] = {
+    "view": {Role.DIRECTOR, Role.MENTOR, Role.TRAINEE},
+    "dashboard": {Role.DIRECTOR, Role.MENTOR},
+    "lead_sessions": {Role.DIRECTOR, Role.MENTOR},
+    "manage": {Role.DIRECTOR},
+}
 
-def roles_in_program(user, program_id: int) -> set[str]:
+
+def roles_in_program(user, program_id: int) -> frozenset[str]:
     if not user.is_authenticated:
-        return set()
-    return set(Membership.objects.filter(user=user, program_id=program_id).values_list("role", flat=True))
+        return frozenset()
+    return frozenset(Membership.objects.filter(user=user, program_id=program_id).values_list("role", flat=True))
+
+
+def directed_program_ids(user) -> QuerySet:
+    """The programs the user directs, as a subquery (`program_id__in=directed_program_ids(user)`)."""
+    return Membership.objects.filter(user=user, role=Role.DIRECTOR).values("program_id")
+
+
+def member_program_ids(user) -> QuerySet:
+    return Membership.objects.filter(user=user).values("program_id")
+
+
+def user_directs_a_program(user) -> bool:
+    return directed_program_ids(user).exists()
+
+
+def user_roles_anywhere(user) -> set[str]:
+    """The roles the user holds in any program (for the navigation)."""
+    return set(Membership.objects.filter(user=user).values_list("role", flat=True).distinct())
 
 
 def programs_for_user(user) -> QuerySet[Program]:
-    """Programs the user belongs to; SCMR reviewers see every program (they verify programs)."""
+    """Programs the user is a member of."""
     if not user.is_authenticated:
         return Program.objects.none()
-    qs = Program.objects.select_related("director")
-    if user.is_reviewer:
-        return qs.all()
-    return qs.filter(memberships__user=user).distinct()
+    return Program.objects.select_related("director").filter(pk__in=member_program_ids(user))
 
 
-def get_program_for_user(user, pk: int, *, action: str = "view") -> Program:
-    """The one access point for a program.
-
-    view: members and SCMR reviewers. manage: the program's director.
-    Outsiders get 404 (no existence leak), members without the role 403.
-    """
-    program = Program.objects.select_related("director").filter(pk=pk).first()
-    roles = roles_in_program(user, pk) if program else set()
-    if program is None or not (roles or user.is_reviewer):
+def get_program_for_user(user, pk: int, *, action: str = "view") -> Access[Program]:
+    """The one access point for a program: outsiders 404 (no existence leak), members without the role 403."""
+    program = Program.objects.select_related("director").filter(pk=pk).first() if user.is_authenticated else None
+    roles = roles_in_program(user, pk) if program else frozenset()
+    if not roles:
         raise Http404("No such program.")
-    program.viewer_roles = roles  # saves the caller a second query
-    if action == "view":
-        return program
-    if action == "manage" and Role.DIRECTOR in roles:
-        return program
-    if action == "dashboard" and roles & {Role.DIRECTOR, Role.MENTOR}:
-        return program
-    raise PermissionDenied("Only the program director (or, for the dashboard, a mentor) can do this.")
+    if not roles & PROGRAM_ACTIONS[action]:
+        raise PermissionDenied("You do not have the role in this program needed for this.")
+    return Access(program, roles)
 
 
 def program_members(program: Program) -> QuerySet[Membership]:
     return program.memberships.select_related("user").order_by("role", "user__email")
 
 
-def program_mentors(program: Program):
-    from django.contrib.auth import get_user_model
-
+def program_users(program: Program, *roles: str):
+    """Users holding one of `roles` in the program, by name."""
     return (
-        get_user_model().objects.filter(memberships__program=program, memberships__role=Role.MENTOR).order_by("email")
+        get_user_model()
+        .objects.filter(memberships__program=program, memberships__role__in=roles)
+        .distinct()
+        .order_by("full_name", "email")
     )
+
+
+def program_mentors(program: Program):
+    return program_users(program, Role.MENTOR)
+
+
+def is_program_member(user, program_id: int, *roles: str) -> bool:
+    qs = Membership.objects.filter(user=user, program_id=program_id)
+    return qs.filter(role__in=roles).exists() if roles else qs.exists()
 
 
 def open_invitations(program: Program) -> QuerySet[Invitation]:
@@ -68,18 +101,5 @@ def get_invitation_by_token(token: str) -> Invitation:
     return invitation
 
 
-def dashboard_enrollments(program: Program, *, user, status: str = "active", query: str = ""):
-    """Enrollments on the dashboard: all of the program for its director, the supervised ones for a mentor."""
-    from trainees.models import Enrollment
-
-    qs = Enrollment.objects.filter(program=program).select_related("trainee", "program")
-    roles = program.viewer_roles if hasattr(program, "viewer_roles") else roles_in_program(user, program.pk)
-    if Role.DIRECTOR not in roles:
-        qs = qs.filter(mentors=user)
-    if status in Enrollment.Status.values:
-        qs = qs.filter(status=status)
-    if query:
-        from django.db.models import Q
-
-        qs = qs.filter(Q(trainee__full_name__icontains=query) | Q(trainee__email__icontains=query))
-    return list(qs.order_by("trainee__full_name", "trainee__email"))
+def director_level3_credential(program: Program) -> Credential | None:
+    return Credential.objects.filter(user_id=program.director_id, level=Credential.Level.III).first()

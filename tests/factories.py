@@ -4,11 +4,12 @@ import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
-from assessments.models import VerificationRequest
-from cases.models import Case, CaseLogEntry, Category
+from cases.models import Case, CaseLogEntry
+from curriculum.models import Category
 from programs.models import Membership, Program
 from trainees.models import Enrollment
 from trainingportal.accounts.models import Credential, User
+from verification.models import VerificationRequest
 
 PASSWORD = "correct-horse-battery-staple"
 

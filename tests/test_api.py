@@ -423,6 +423,6 @@ def test_program_page_query_count_does_not_grow(director, program, enrollment, m
     client.force_login(director)
     # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program
     # 6. the user's roles in it (access check, reused by the view)  7. navigation roles
-    # 8. enrollments with entry counts  9. prefetch of their mentors  10. program mentors (invite form)
-    # 11. program mentors (assign form)  12. members  13. open invitations
-    _assert_flat(client, reverse("programs:detail", args=[program.pk]), lambda: grow(27), expected=13)
+    # 8. enrollments  9. prefetch of their mentors  10. their entry counts (cases.selectors)
+    # 11. program mentors (invite form)  12. program mentors (assign form)  13. members  14. open invitations
+    _assert_flat(client, reverse("programs:detail", args=[program.pk]), lambda: grow(27), expected=14)

@@ -1,8 +1,9 @@
 """Every URL × every role → the status it must get (pretix's src/tests/api/test_permissions.py, for HTML and API).
 
 Rules (SPEC section 2): outsiders get 404 (no existence leak), program members without the role 403, anonymous users
-are sent to the login page (HTML) or get 401/403 (API). SCMR reviewers see a verification request only once it is
-submitted, and never one of their own institution. POSTs carry empty or minimal data: where the caller is allowed
+are sent to the login page (HTML) or get 401/403 (API). SCMR reviewers are outsiders to a program's training data
+(program page, progress, case log: 404); they see a verification request only once it is submitted, and a program's
+checklist once it is put before SCMR — never for a program they belong to or of their own institution. POSTs carry empty or minimal data: where the caller is allowed
 but the data is incomplete, any of OK's codes will do; 403 and 404 are always exact.
 
 `test_every_url_is_in_the_matrix` walks the URL resolver, so a new endpoint fails the suite until it joins the table.
@@ -21,8 +22,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from assessments.models import VerificationRequest
 from programs.models import Invitation
+from verification.models import VerificationRequest
 
 from .factories import EntryFactory, UserFactory, VerificationRequestFactory
 
@@ -149,7 +150,7 @@ missing = lambda w: [MISSING_PK]  # noqa: E731
 
 # --- sessions (issue 5): objects made on first use (each role's request is rolled back, so get_or_create)
 def _session(w):
-    from programs.models import TrainingSession
+    from training.models import TrainingSession
 
     return TrainingSession.objects.get_or_create(
         program=w.program,
@@ -165,14 +166,14 @@ def _session(w):
 
 
 def _attendance(w):
-    from programs.models import Attendance
+    from training.models import Attendance
 
     return Attendance.objects.get_or_create(session=_session(w), enrollment=w.enrollment)[0]
 
 
 def _lecture(w):
-    from cases.models import Category
-    from programs.models import Lecture
+    from curriculum.models import Category
+    from training.models import Lecture
 
     return Lecture.objects.get_or_create(
         program=w.program,
@@ -182,7 +183,7 @@ def _lecture(w):
 
 
 def _feed_token(w):
-    from programs.models import CalendarFeedToken
+    from training.models import CalendarFeedToken
 
     return CalendarFeedToken.objects.get_or_create(user=w.users["trainee"], revoked_at=None)[0]
 
@@ -213,7 +214,8 @@ def _program_with_plan(w) -> list:
 
 
 def _program_submitted(w, *, taken: bool = False) -> list:
-    from programs.models import Program, ProgramReview
+    from programs.models import Program
+    from verification.models import ProgramReview
 
     reviewer = w.users["reviewer"] if taken else None
     ProgramReview.objects.create(
@@ -243,17 +245,17 @@ MATRIX = [
     R("programs:list",              "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("programs:create",            "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("programs:create",            "post", none,         LOGIN,    OK,     OK,    OK,    OK,      OK,      OK),
-    R("programs:detail",            "get",  program,      LOGIN,    200,    200,   200,   200,     404,     200),
+    R("programs:detail",            "get",  program,      LOGIN,    200,    200,   200,   200,     404,     404),
     R("programs:detail",            "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     # The progress dashboard: the director and mentors (their own trainees). Trainees are members without the role
-    # (403); reviewers may see that the program exists but not its trainees' training data (403).
-    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     403),
-    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     403,
+    # (403); reviewers are outsiders to training data (404).
+    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     404),
+    R("programs:dashboard",         "get",  program,      LOGIN,    403,    403,   200,   200,     404,     404,
       data=lambda w: {"format": "csv"}, label="csv"),
     R("programs:dashboard",         "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
-    R("programs:invitation_create", "post", program,      LOGIN,    403,    403,   403,   OK,      404,     403),
+    R("programs:invitation_create", "post", program,      LOGIN,    403,    403,   403,   OK,      404,     404),
     R("programs:assign_mentor",     "post", lambda w: [w.program.pk, w.other_enrollment.pk],
-                                                          LOGIN,    403,    403,   403,   OK,      404,     403),
+                                                          LOGIN,    403,    403,   403,   OK,      404,     404),
     # The invitation link is the credential: anyone holding it may open it. Signed in as someone else → 400.
     R("programs:invitation_accept", "get",  lambda w: [w.invitation.token], *PUBLIC),
     R("programs:invitation_accept", "post", lambda w: [w.invitation.token],
@@ -261,31 +263,31 @@ MATRIX = [
     R("programs:invitation_accept", "get",  lambda w: ["no-such-token"],
                                                           404,      404,    404,   404,   404,     404,     404, label="bad token"),
     # --- enrollments
-    R("trainees:progress",          "get",  enrollment,   LOGIN,    200,    403,   200,   200,     404,     200),
+    R("trainees:progress",          "get",  enrollment,   LOGIN,    200,    403,   200,   200,     404,     404),
     R("trainees:progress",          "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     # --- case log (entries of `trainee`, supervised by `mentor`)
     R("cases:list",                 "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("cases:create",               "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
     R("cases:create",               "post", none,         LOGIN,    OK,     OK,    403,   403,     403,     403),
     R("cases:inbox",                "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
-    R("cases:detail",               "get",  draft,        LOGIN,    200,    403,   200,   200,     404,     200, label="draft"),
-    R("cases:detail",               "get",  signed,       LOGIN,    200,    403,   200,   200,     404,     200, label="signed"),
+    R("cases:detail",               "get",  draft,        LOGIN,    200,    403,   200,   200,     404,     404, label="draft"),
+    R("cases:detail",               "get",  signed,       LOGIN,    200,    403,   200,   200,     404,     404, label="signed"),
     R("cases:detail",               "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
-    R("cases:edit",                 "get",  draft,        LOGIN,    200,    403,   403,   403,     404,     403, label="draft"),
-    R("cases:edit",                 "post", draft,        LOGIN,    OK,     403,   403,   403,     404,     403, label="draft"),
-    R("cases:edit",                 "get",  submitted,    LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
-    R("cases:edit",                 "get",  signed,       LOGIN,    403,    403,   403,   403,     404,     403, label="signed"),
-    R("cases:edit",                 "post", signed,       LOGIN,    403,    403,   403,   403,     404,     403, label="signed"),
-    R("cases:submit",               "post", draft,        LOGIN,    302,    403,   403,   403,     404,     403, label="draft"),
-    R("cases:submit",               "post", signed,       LOGIN,    403,    403,   403,   403,     404,     403, label="signed"),
-    R("cases:review",               "get",  submitted,    LOGIN,    403,    403,   200,   403,     404,     403, label="submitted"),
-    R("cases:review",               "post", submitted,    LOGIN,    403,    403,   OK,    403,     404,     403, label="submitted"),
-    R("cases:review",               "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     403, label="draft"),
-    R("cases:review",               "get",  signed,       LOGIN,    403,    403,   403,   403,     404,     403, label="signed"),
+    R("cases:edit",                 "get",  draft,        LOGIN,    200,    403,   403,   403,     404,     404, label="draft"),
+    R("cases:edit",                 "post", draft,        LOGIN,    OK,     403,   403,   403,     404,     404, label="draft"),
+    R("cases:edit",                 "get",  submitted,    LOGIN,    403,    403,   403,   403,     404,     404, label="submitted"),
+    R("cases:edit",                 "get",  signed,       LOGIN,    403,    403,   403,   403,     404,     404, label="signed"),
+    R("cases:edit",                 "post", signed,       LOGIN,    403,    403,   403,   403,     404,     404, label="signed"),
+    R("cases:submit",               "post", draft,        LOGIN,    302,    403,   403,   403,     404,     404, label="draft"),
+    R("cases:submit",               "post", signed,       LOGIN,    403,    403,   403,   403,     404,     404, label="signed"),
+    R("cases:review",               "get",  submitted,    LOGIN,    403,    403,   200,   403,     404,     404, label="submitted"),
+    R("cases:review",               "post", submitted,    LOGIN,    403,    403,   OK,    403,     404,     404, label="submitted"),
+    R("cases:review",               "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     404, label="draft"),
+    R("cases:review",               "get",  signed,       LOGIN,    403,    403,   403,   403,     404,     404, label="signed"),
     # Amendments of signed entries: the trainee or their mentor; the director and the reviewer have no role on entries.
-    R("cases:amend",                "get",  signed,       LOGIN,    200,    403,   200,   403,     404,     403, label="signed"),
-    R("cases:amend",                "post", signed,       LOGIN,    OK,     403,   OK,    403,     404,     403, label="signed"),
-    R("cases:amend",                "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     403, label="draft"),
+    R("cases:amend",                "get",  signed,       LOGIN,    200,    403,   200,   403,     404,     404, label="signed"),
+    R("cases:amend",                "post", signed,       LOGIN,    OK,     403,   OK,    403,     404,     404, label="signed"),
+    R("cases:amend",                "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     404, label="draft"),
     # Batch signing takes only entries from the user's own inbox; for anyone else the selection is empty.
     R("cases:sign_batch",           "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
     R("cases:group_review_create",  "get",  none,         LOGIN,    403,    403,   200,   403,     403,     403),
@@ -298,57 +300,59 @@ MATRIX = [
     R("cases_io:import",            "post", none,         LOGIN,    OK,     OK,    403,   403,     403,     403),
     R("cases_io:import_template",   "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
     # --- verification dossiers (a mentor is a member of the program without a role on dossiers → 403)
-    R("assessments:create",         "post", enrollment,   LOGIN,    403,    403,   403,   302,     404,     403),
-    R("assessments:queue",          "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
-    R("assessments:detail",         "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
-    R("assessments:detail",         "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
-    R("assessments:detail",         "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
-    R("assessments:status",         "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
-    R("assessments:status",         "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
-    R("assessments:download",       "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
-    R("assessments:download",       "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
-    R("assessments:download",       "get",  vr_failed,    LOGIN,    403,    403,   403,   403,     404,     404, label="failed"),
-    R("assessments:submit",         "post", vr_ready,     LOGIN,    403,    403,   403,   302,     404,     404, label="ready"),
-    R("assessments:submit",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
-    R("assessments:retry",          "post", vr_failed,    LOGIN,    403,    403,   403,   302,     404,     404, label="failed"),
-    R("assessments:retry",          "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
-    R("assessments:decide",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     OK,  label="submitted"),
-    R("assessments:decide",         "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
+    R("dossiers:create",         "post", enrollment,   LOGIN,    403,    403,   403,   302,     404,     404),
+    R("dossiers:for_enrollment",    "get",  enrollment,   LOGIN,    200,    403,   403,   200,     404,     404),
+    R("dossiers:queue",          "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
+    R("dossiers:detail",         "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
+    R("dossiers:detail",         "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
+    R("dossiers:detail",         "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    R("dossiers:status",         "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
+    R("dossiers:status",         "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
+    R("dossiers:download",       "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
+    R("dossiers:download",       "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
+    R("dossiers:download",       "get",  vr_failed,    LOGIN,    403,    403,   403,   403,     404,     404, label="failed"),
+    R("dossiers:submit",         "post", vr_ready,     LOGIN,    403,    403,   403,   302,     404,     404, label="ready"),
+    R("dossiers:submit",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
+    R("dossiers:retry",          "post", vr_failed,    LOGIN,    403,    403,   403,   302,     404,     404, label="failed"),
+    R("dossiers:retry",          "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
+    R("dossiers:decide",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     OK,  label="submitted"),
+    R("dossiers:decide",         "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
     # --- API
     R("api-root",                   "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
     R("program-list",               "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
     R("program-list",               "post", none,         API_ANON, 400,    400,   400,   400,     400,     400),
-    R("program-detail",             "get",  program,      API_ANON, 200,    200,   200,   200,     404,     200),
+    R("program-detail",             "get",  program,      API_ANON, 200,    200,   200,   200,     404,     404),
     R("program-detail",             "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
+    R("program-detail",             "get",  program_submitted, API_ANON, 200, 200,   200,   200,     404,     200, label="submitted"),
     R("enrollment-list",            "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
-    R("enrollment-detail",          "get",  enrollment,   API_ANON, 200,    403,   200,   200,     404,     200),
-    R("enrollment-progress",        "get",  enrollment,   API_ANON, 200,    403,   200,   200,     404,     200),
+    R("enrollment-detail",          "get",  enrollment,   API_ANON, 200,    403,   200,   200,     404,     404),
+    R("enrollment-progress",        "get",  enrollment,   API_ANON, 200,    403,   200,   200,     404,     404),
     R("enrollment-progress",        "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
     R("case-log-list",              "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
     R("case-log-list",              "post", none,         API_ANON, 400,    400,   403,   403,     403,     403),
-    R("case-log-detail",            "get",  draft,        API_ANON, 200,    403,   200,   200,     404,     200, label="draft"),
-    R("case-log-detail",            "get",  signed,       API_ANON, 200,    403,   200,   200,     404,     200, label="signed"),
+    R("case-log-detail",            "get",  draft,        API_ANON, 200,    403,   200,   200,     404,     404, label="draft"),
+    R("case-log-detail",            "get",  signed,       API_ANON, 200,    403,   200,   200,     404,     404, label="signed"),
     R("case-log-detail",            "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
-    R("case-log-detail",            "put",  draft,        API_ANON, 400,    403,   403,   403,     404,     403, label="draft"),
-    R("case-log-detail",            "patch", draft,       API_ANON, 200,    403,   403,   403,     404,     403, label="draft"),
-    R("case-log-detail",            "put",  signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
-    R("case-log-detail",            "patch", signed,      API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
-    R("case-log-detail",            "patch", submitted,   API_ANON, 403,    403,   403,   403,     404,     403, label="submitted"),
-    R("case-log-submit",            "post", draft,        API_ANON, 200,    403,   403,   403,     404,     403, label="draft"),
-    R("case-log-submit",            "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
-    R("case-log-sign",              "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     403, label="submitted"),
-    R("case-log-sign",              "post", draft,        API_ANON, 403,    403,   403,   403,     404,     403, label="draft"),
-    R("case-log-sign",              "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
-    R("case-log-return-entry",      "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     403, label="submitted"),
-    R("case-log-return-entry",      "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
-    R("case-log-amend",             "post", signed,       API_ANON, 400,    403,   400,   403,     404,     403, label="signed"),
-    R("case-log-amend",             "post", draft,        API_ANON, 403,    403,   403,   403,     404,     403, label="draft"),
-    R("case-log-mentor-read",       "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     403, label="submitted"),
-    R("case-log-mentor-read",       "post", signed,       API_ANON, 403,    403,   403,   403,     404,     403, label="signed"),
+    R("case-log-detail",            "put",  draft,        API_ANON, 400,    403,   403,   403,     404,     404, label="draft"),
+    R("case-log-detail",            "patch", draft,       API_ANON, 200,    403,   403,   403,     404,     404, label="draft"),
+    R("case-log-detail",            "put",  signed,       API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
+    R("case-log-detail",            "patch", signed,      API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
+    R("case-log-detail",            "patch", submitted,   API_ANON, 403,    403,   403,   403,     404,     404, label="submitted"),
+    R("case-log-submit",            "post", draft,        API_ANON, 200,    403,   403,   403,     404,     404, label="draft"),
+    R("case-log-submit",            "post", signed,       API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
+    R("case-log-sign",              "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     404, label="submitted"),
+    R("case-log-sign",              "post", draft,        API_ANON, 403,    403,   403,   403,     404,     404, label="draft"),
+    R("case-log-sign",              "post", signed,       API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
+    R("case-log-return-entry",      "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     404, label="submitted"),
+    R("case-log-return-entry",      "post", signed,       API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
+    R("case-log-amend",             "post", signed,       API_ANON, 400,    403,   400,   403,     404,     404, label="signed"),
+    R("case-log-amend",             "post", draft,        API_ANON, 403,    403,   403,   403,     404,     404, label="draft"),
+    R("case-log-mentor-read",       "post", submitted,    API_ANON, 403,    403,   400,   403,     404,     404, label="submitted"),
+    R("case-log-mentor-read",       "post", signed,       API_ANON, 403,    403,   403,   403,     404,     404, label="signed"),
     # Batch signing takes ids from the user's own inbox only; the empty request is refused as incomplete.
     R("case-log-sign-batch",        "post", none,         API_ANON, 400,    400,   400,   400,     400,     400),
     R("verification-request-list",  "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
-    R("verification-request-list",  "post", none,         API_ANON, 403,    403,   403,   202,     404,     403,
+    R("verification-request-list",  "post", none,         API_ANON, 403,    403,   403,   202,     404,     404,
       data=lambda w: {"enrollment": w.enrollment.pk}),
     R("verification-request-detail", "get", vr_ready,     API_ANON, 200,    403,   403,   200,     404,     404, label="ready"),
     R("verification-request-detail", "get", vr_submitted, API_ANON, 200,    403,   403,   200,     404,     200, label="submitted"),
@@ -392,27 +396,29 @@ MATRIX = [
     # --- program verification (issue 5)
     # The profile and submission are the director's; the review pages are for SCMR reviewers without a conflict of
     # interest (same-institution reviewers: tests/programs/test_program_verification.py). Refused steps (a draft has
-    # nothing to take) come back as a message and a redirect (HTML) or 400 (API).
+    # nothing to take) come back as a message and a redirect (HTML) or 400 (API). A draft is the director's own
+    # business: reviewers see a program only once it is submitted (404 before).
     R("verification:queue",         "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
-    R("verification:profile",       "get",  program,      LOGIN,    403,    403,   403,   200,     404,     403),
+    R("verification:profile",       "get",  program,      LOGIN,    403,    403,   403,   200,     404,     404),
     R("verification:profile",       "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
-    R("verification:profile",       "post", program,      LOGIN,    403,    403,   403,   OK,      404,     403),
-    R("verification:submit",        "post", program,      LOGIN,    403,    403,   403,   302,     404,     403),
-    R("verification:plan",          "get",  _program_with_plan, LOGIN, 403, 403,   403,   200,     404,     200, label="plan"),
+    R("verification:profile",       "post", program,      LOGIN,    403,    403,   403,   OK,      404,     404),
+    R("verification:submit",        "post", program,      LOGIN,    403,    403,   403,   302,     404,     404),
+    R("verification:plan",          "get",  _program_with_plan, LOGIN, 403, 403,   403,   200,     404,     404, label="plan"),
     R("verification:plan",          "get",  program,      LOGIN,    403,    403,   403,   404,     404,     404, label="no plan"),
-    R("verification:review",        "get",  program,      LOGIN,    403,    403,   403,   403,     404,     200),
+    R("verification:review",        "get",  program,      LOGIN,    403,    403,   403,   403,     404,     404),
     R("verification:review",        "get",  program_taken, LOGIN,   403,    403,   403,   403,     404,     200, label="taken"),
-    R("verification:take",          "post", program,      LOGIN,    403,    403,   403,   403,     404,     302, label="draft"),
+    R("verification:take",          "post", program,      LOGIN,    403,    403,   403,   403,     404,     404, label="draft"),
     R("verification:take",          "post", program_submitted, LOGIN, 403,  403,   403,   403,     404,     302, label="submitted"),
-    R("verification:decide",        "post", program,      LOGIN,    403,    403,   403,   403,     404,     400, label="draft"),
+    R("verification:decide",        "post", program,      LOGIN,    403,    403,   403,   403,     404,     404, label="draft"),
     R("verification:decide",        "post", program_taken, LOGIN,   403,    403,   403,   403,     404,     302, label="taken",
       data=lambda w: {"decision": "changes_requested", "comment": "Describe the display."}),
-    R("program-checklist",          "get",  program,      API_ANON, 403,    403,   403,   200,     404,     200),
+    R("program-checklist",          "get",  program,      API_ANON, 403,    403,   403,   200,     404,     404),
+    R("program-checklist",          "get",  program_submitted, API_ANON, 403, 403, 403,   200,     404,     200, label="submitted"),
     R("program-checklist",          "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
-    R("program-submit",             "post", program,      API_ANON, 403,    403,   403,   400,     404,     403),
-    R("program-take",               "post", program,      API_ANON, 403,    403,   403,   403,     404,     400, label="draft"),
+    R("program-submit",             "post", program,      API_ANON, 403,    403,   403,   400,     404,     404),
+    R("program-take",               "post", program,      API_ANON, 403,    403,   403,   403,     404,     404, label="draft"),
     R("program-take",               "post", program_submitted, API_ANON, 403, 403, 403,   403,     404,     200, label="submitted"),
-    R("program-request-changes",    "post", program,      API_ANON, 403,    403,   403,   403,     404,     400, label="draft"),
+    R("program-request-changes",    "post", program,      API_ANON, 403,    403,   403,   403,     404,     404, label="draft"),
     R("program-request-changes",    "post", program_taken, API_ANON, 403,   403,   403,   403,     404,     200, label="taken",
       data=lambda w: {"comment": "Describe the display."}),
     # The cast's program has unmet checklist lines: verifying it is refused (400), not forbidden.
@@ -489,15 +495,15 @@ def test_reviewer_never_sees_a_dossier_of_their_own_institution(world: World):
     client = APIClient()
     client.force_login(conflicted)
     pk = world.vr_submitted.pk
-    assert client.get(reverse("assessments:detail", args=[pk])).status_code == 404
-    assert client.get(reverse("assessments:download", args=[pk])).status_code == 404
-    assert client.post(reverse("assessments:decide", args=[pk]), {"decision": "verified"}).status_code == 404
+    assert client.get(reverse("dossiers:detail", args=[pk])).status_code == 404
+    assert client.get(reverse("dossiers:download", args=[pk])).status_code == 404
+    assert client.post(reverse("dossiers:decide", args=[pk]), {"decision": "verified"}).status_code == 404
     assert client.get(reverse("verification-request-detail", args=[pk])).status_code == 404
     assert client.get(reverse("verification-request-dossier", args=[pk])).status_code == 404
     assert client.post(reverse("verification-request-decide", args=[pk]), {"verified": True}).status_code == 404
     listed = client.get(reverse("verification-request-list")).json()["results"]
     assert pk not in [item["id"] for item in listed]
-    assert world.vr_submitted.code not in client.get(reverse("assessments:queue")).content.decode()
+    assert world.vr_submitted.code not in client.get(reverse("dossiers:queue")).content.decode()
     world.vr_submitted.refresh_from_db()
     assert world.vr_submitted.status == VerificationRequest.Status.SUBMITTED
 

@@ -1,4 +1,5 @@
-"""SCMR reviewers read training data only once a dossier is put before them, and never of their own institution."""
+"""SCMR reviewers read a trainee's record only through the dossier put before them (the verification app), never
+through the training-data pages and endpoints, and never of a program of their own institution."""
 
 import pytest
 from django.urls import reverse
@@ -13,30 +14,32 @@ def signed_entry(enrollment, mentor):
     return EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True)
 
 
-def _pages(enrollment, entry):
+def _training_data(enrollment, entry):
     return [
+        reverse("programs:detail", args=[enrollment.program_id]),
         reverse("trainees:progress", args=[enrollment.pk]),
         reverse("cases:detail", args=[entry.pk]),
         f"/api/v1/enrollments/{enrollment.pk}/",
+        f"/api/v1/enrollments/{enrollment.pk}/progress/",
         f"/api/v1/case-logs/{entry.pk}/",
     ]
 
 
-def test_reviewer_cannot_read_an_enrollment_without_a_submitted_dossier(client, reviewer, enrollment, signed_entry):
-    VerificationRequestFactory(enrollment=enrollment, status="ready", sha256="0" * 64)
+@pytest.mark.parametrize("status", ["ready", "submitted", "verified"])
+def test_reviewer_never_reads_training_data_directly(client, reviewer, enrollment, signed_entry, status):
+    VerificationRequestFactory(enrollment=enrollment, status=status, sha256="0" * 64)
     client.force_login(reviewer)
-    for url in _pages(enrollment, signed_entry):
+    for url in _training_data(enrollment, signed_entry):
         assert client.get(url).status_code == 404, url
     assert client.get("/api/v1/case-logs/").json()["count"] == 0
     assert client.get("/api/v1/enrollments/").json()["count"] == 0
 
 
-def test_reviewer_reads_an_enrollment_once_its_dossier_is_submitted(client, reviewer, enrollment, signed_entry):
-    VerificationRequestFactory(enrollment=enrollment, status="submitted", sha256="0" * 64)
+def test_reviewer_reads_a_submitted_dossier(client, reviewer, enrollment, signed_entry):
+    vr = VerificationRequestFactory(enrollment=enrollment, status="submitted", sha256="0" * 64)
     client.force_login(reviewer)
-    for url in _pages(enrollment, signed_entry):
-        assert client.get(url).status_code == 200, url
-    assert client.get("/api/v1/case-logs/").json()["count"] == 1
+    assert client.get(reverse("dossiers:detail", args=[vr.pk])).status_code == 200
+    assert [r["id"] for r in client.get("/api/v1/verification-requests/").json()["results"]] == [vr.pk]
 
 
 def test_reviewer_of_the_same_institution_is_an_outsider(client, enrollment, signed_entry):
@@ -46,7 +49,7 @@ def test_reviewer_of_the_same_institution_is_an_outsider(client, enrollment, sig
 
     conflicted = UserFactory(is_reviewer=True, institution=enrollment.program.institution.upper())
     TOTP.activate(conflicted, TOTP_SECRET)
-    VerificationRequestFactory(enrollment=enrollment, status="submitted", sha256="0" * 64)
+    vr = VerificationRequestFactory(enrollment=enrollment, status="submitted", sha256="0" * 64)
     client.force_login(conflicted)
-    for url in _pages(enrollment, signed_entry):
+    for url in [*_training_data(enrollment, signed_entry), reverse("dossiers:detail", args=[vr.pk])]:
         assert client.get(url).status_code == 404, url

@@ -9,9 +9,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from cases.models import Case, CaseLogEntry
-from programs.management.commands.seed_bench import BENCH_PASSWORD
-from programs.models import Attendance, Membership, Program, TrainingSession
+from demo.management.commands.seed_bench import BENCH_PASSWORD
+from programs.models import Membership, Program
 from trainees.models import Enrollment
+from training.models import Attendance, TrainingSession
 from trainingportal.accounts.models import Credential
 from trainingportal.core.phi import find_phi
 

@@ -8,12 +8,12 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from assessments.models import VerificationRequest
 from cases.models import Case, CaseLogEntry
 from programs.models import Membership, Program
 from trainees.models import Enrollment
 from trainingportal.accounts.models import Credential
 from trainingportal.core.phi import find_phi
+from verification.models import VerificationRequest
 
 PASSWORD = "demo-pass-2026"
 ROLE_LOGINS = ["director@demo.test", "mentor@demo.test", "trainee@demo.test", "reviewer@demo.test"]

@@ -6,10 +6,11 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from assessments.models import VerificationRequest
-from cases.models import CaseLogEntry, Category
+from cases.models import CaseLogEntry
+from curriculum.models import Category
 from programs.models import Invitation, Membership
 from trainees.models import Enrollment
+from verification.models import VerificationRequest
 
 from .conftest import login
 
@@ -106,21 +107,21 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
     # 4e: the director requests a dossier; the (eager) task renders it.
     login(client, director)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("assessments:create", args=[enrollment.pk]))
+        response = client.post(reverse("dossiers:create", args=[enrollment.pk]))
     vr = VerificationRequest.objects.get(enrollment=enrollment)
     assert response.status_code == 302
     assert vr.status == "ready", vr.failure_reason
     assert len(vr.sha256) == 64 and vr.page_count >= 2
-    client.post(reverse("assessments:submit", args=[vr.pk]))
+    client.post(reverse("dossiers:submit", args=[vr.pk]))
     client.logout()
 
     # 4f: the reviewer sees it in the queue, downloads it; anyone can check it.
     login(client, reviewer)
     assert (
-        vr.code in client.get(reverse("assessments:queue")).content.decode()
-        or "Theo Trainee" in client.get(reverse("assessments:queue")).content.decode()
+        vr.code in client.get(reverse("dossiers:queue")).content.decode()
+        or "Theo Trainee" in client.get(reverse("dossiers:queue")).content.decode()
     )
-    response = client.get(reverse("assessments:download", args=[vr.pk]))
+    response = client.get(reverse("dossiers:download", args=[vr.pk]))
     assert response.status_code == 200
     content = b"".join(response.streaming_content)
     assert content.startswith(b"%PDF")

@@ -24,12 +24,12 @@ import redis
 from django.db import connection, transaction
 from pypdf import PdfReader
 
-from assessments.models import VerificationRequest
-from assessments.services import verification_request_create
-from assessments.tasks import verification_request_generate
 from cases.models import CaseLogEntry
 from trainingportal.celery import app as celery_app
 from trainingportal.core.models import AuditEvent
+from verification.models import VerificationRequest
+from verification.services.dossiers import verification_request_create
+from verification.tasks import verification_request_generate
 
 from .factories import EntryFactory
 

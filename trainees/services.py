@@ -1,11 +1,17 @@
+"""Writes for enrollments: create, assign a mentor, and accepting an invitation (which, for a trainee, enrolls)."""
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from programs.models import Membership
+from programs.selectors import is_program_member
+from programs.services import account_create_for_invitation, invitation_redeem
 from trainingportal.core.audit import log_action
 
 from .models import Enrollment
+
+Role = Membership.Role
 
 
 @transaction.atomic
@@ -15,6 +21,9 @@ def enrollment_create(*, actor, program, trainee, mentors=(), target_level: str 
     ).first()
     if existing:
         return existing
+    for mentor in mentors:
+        if not is_program_member(mentor, program.pk, Role.MENTOR):
+            raise ValidationError({"mentor": "Choose a mentor of this program."})
     enrollment = Enrollment(
         trainee=trainee,
         program=program,
@@ -32,7 +41,28 @@ def enrollment_create(*, actor, program, trainee, mentors=(), target_level: str 
 
 @transaction.atomic
 def enrollment_assign_mentor(*, actor, enrollment: Enrollment, mentor) -> None:
-    if not Membership.objects.filter(program=enrollment.program, user=mentor, role=Membership.Role.MENTOR).exists():
+    if mentor is None or not is_program_member(mentor, enrollment.program_id, Role.MENTOR):
         raise ValidationError({"mentor": "Choose a mentor of this program."})
     enrollment.mentors.add(mentor)
     log_action(actor=actor, action="enrollment.assign_mentor", obj=enrollment, after={"mentor": mentor.email})
+
+
+@transaction.atomic
+def invitation_accept(*, invitation, user) -> None:
+    """Give `user` the invited role and, for a trainee, an active Level II enrollment with the invited mentor."""
+    invitation = invitation_redeem(invitation=invitation, user=user)
+    if invitation.role == Role.TRAINEE:
+        enrollment_create(
+            actor=invitation.invited_by,
+            program=invitation.program,
+            trainee=user,
+            mentors=[invitation.mentor] if invitation.mentor else [],
+        )
+
+
+@transaction.atomic
+def invitation_sign_up(*, invitation, full_name: str, password: str):
+    """Create the invited person's account and accept the invitation, together or not at all."""
+    user = account_create_for_invitation(invitation=invitation, full_name=full_name, password=password)
+    invitation_accept(invitation=invitation, user=user)
+    return user

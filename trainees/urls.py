@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "trainees"
-urlpatterns = [
-    path("<int:pk>/", views.enrollment_progress, name="progress"),
+# In the "programs" namespace (trainingportal/urls.py): the invitation link keeps its /programs/invitations/ address.
+invitation_urlpatterns = [
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -1,66 +1,48 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.utils import timezone
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
 
-from assessments.selectors import in_person_items, requests_for_enrollment
-from trainingportal.core import charts
+from programs.forms import InvitationSignUpForm
+from programs.selectors import get_invitation_by_token
+from programs.services import invitation_problem
+from trainingportal.accounts.selectors import account_exists
+from trainingportal.core.forms import add_service_errors
 
-from .engine import RulesetError, evaluate, get_ruleset, list_rulesets, merge_local_rules
-from .engine.evaluate import cumulative_points
-from .facts import gather_facts
-from .progress import ruleset_for
-from .selectors import get_enrollment_for_user
+from . import services
 
 
-@login_required
-def enrollment_progress(request, pk: int):
-    """The trainee dashboard: every requirement, what is missing, the pace, the charts."""
-    enrollment = get_enrollment_for_user(request.user, pk, action="view")
-    today = timezone.localdate()
-    facts = gather_facts(enrollment)
-    ruleset = ruleset_for(enrollment)
-    other = request.GET.get("ruleset")
-    if other and other != enrollment.ruleset:
-        # One log, several rulebooks: evaluate against another ruleset, for information only.
+def invitation_accept(request, token: str):
+    invitation = get_invitation_by_token(token)
+    problem = invitation_problem(invitation)
+    context = {"invitation": invitation, "problem": problem}
+    if problem:
+        return render(request, "programs/invitation_accept.html", context, status=410)
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                services.invitation_accept(invitation=invitation, user=request.user)
+            except ValidationError as exc:
+                context["problem"] = " ".join(exc.messages)
+                return render(request, "programs/invitation_accept.html", context, status=400)
+            messages.success(request, f"Welcome to {invitation.program.name}.")
+            return redirect("home")
+        return render(request, "programs/invitation_accept.html", context)
+
+    if account_exists(invitation.email):
+        context["existing_account"] = True
+        return render(request, "programs/invitation_accept.html", context)
+    form = InvitationSignUpForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
         try:
-            ruleset = merge_local_rules(get_ruleset(other), enrollment.program.local_rules)
-        except RulesetError:
-            other = None
-    report = evaluate(facts, ruleset, today=today)
-    primary = next((r for r in ruleset.rules if r.kind == "min_cases"), None)
-    chart = None
-    if primary:
-        result = report.requirement(primary.key)
-        chart = charts.cumulative_chart(
-            cumulative_points(facts, ruleset, primary.key, today=today),
-            target=int(result.required),
-            start=enrollment.start_date,
-            end=max(filter(None, [today, report.expected_end, result.forecast])),
-            forecast=result.forecast,
-            title=f"{result.label}: cumulative",
-        )
-    coverage = next((r for r in report.requirements if r.kind == "category_coverage"), None)
-    curriculum = facts.curriculum
-    roles = enrollment.viewer_roles
-    context = {
-        "enrollment": enrollment,
-        "facts": facts,
-        "report": report,
-        "ruleset": ruleset,
-        "rulesets": list_rulesets(),
-        "chosen_ruleset": other or enrollment.ruleset,
-        "chart": chart,
-        "share_chart": charts.share_bar(
-            virtual=report.virtual_count,
-            in_person=report.in_person_count,
-            cap_percent=enrollment.program.max_virtual_share,
-        ),
-        "coverage": [(name, coverage.detail["counts"].get(slug, 0)) for slug, name in curriculum] if coverage else None,
-        "coverage_minimum": coverage.detail["minimum"] if coverage else 1,
-        "roles": roles,
-        "is_director": "director" in roles,
-        "verification_requests": requests_for_enrollment(enrollment) if roles & {"director", "trainee"} else [],
-        "mentors": enrollment.mentors.all(),
-        "in_person_items": in_person_items(enrollment),
-    }
-    return render(request, "trainees/enrollment_progress.html", context)
+            user = services.invitation_sign_up(
+                invitation=invitation, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password1"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Your account is ready. Welcome to {invitation.program.name}.")
+            return redirect("home")
+    context["form"] = form
+    return render(request, "programs/invitation_accept.html", context)

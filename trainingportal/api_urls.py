@@ -1,10 +1,10 @@
 from rest_framework.routers import DefaultRouter
 
-from assessments.api import VerificationRequestViewSet
 from cases.api import CaseLogViewSet
-from programs.api import ProgramViewSet
-from programs.api_sessions import SessionViewSet
-from trainees.api import EnrollmentViewSet
+from progress.api import EnrollmentViewSet
+from training.api import SessionViewSet
+from verification.api.dossiers import VerificationRequestViewSet
+from verification.api.programs import ProgramViewSet
 
 router = DefaultRouter()
 router.register("programs", ProgramViewSet, basename="program")

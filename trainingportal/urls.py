@@ -1,23 +1,35 @@
+"""The project's URLs. Several apps serve pages under one prefix and namespace where a page needs a higher layer
+(README "Architecture"): /programs/ is programs (list, create), progress (the program page and dashboard) and trainees
+(the invitation link)."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from assessments.views import verify
+from cases import urls as case_urls
+from programs import urls as program_urls
+from progress import urls as progress_urls
+from trainees import urls as trainee_urls
+from trainingportal import home
 from trainingportal.core import views as core_views
+from verification import urls as verification_urls
+from verification.views.dossiers import verify
+
+programs = [*program_urls.urlpatterns, *progress_urls.program_urlpatterns, *trainee_urls.invitation_urlpatterns]
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", home.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("verify/<str:code>/", verify, name="verify"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("trainingportal.accounts.urls")),
-    path("programs/", include("programs.urls")),
-    path("program-verification/", include("programs.urls_verification")),
-    path("sessions/", include("programs.urls_sessions")),
-    path("enrollments/", include("trainees.urls")),
-    path("cases/", include("cases.urls")),
-    path("cases/io/", include("cases.urls_io")),
-    path("dossiers/", include("assessments.urls")),
+    path("programs/", include((programs, "programs"))),
+    path("program-verification/", include((verification_urls.program_urlpatterns, "verification"))),
+    path("sessions/", include("training.urls")),
+    path("enrollments/", include((progress_urls.enrollment_urlpatterns, "trainees"))),
+    path("cases/", include(case_urls)),
+    path("cases/io/", include((case_urls.io_urlpatterns, "cases_io"))),
+    path("dossiers/", include((verification_urls.dossier_urlpatterns, "dossiers"))),
     path("api/v1/", include("trainingportal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

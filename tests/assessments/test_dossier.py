@@ -14,10 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from weasyprint.urls import FatalURLFetchingError
 
-from assessments import services, tasks
-from assessments.dossier import build_snapshot, render_dossier
-from assessments.models import VerificationRequest
 from cases.models import CaseLogEntry
+from verification import tasks
+from verification.dossier import build_snapshot, render_dossier
+from verification.models import VerificationRequest
+from verification.services import dossiers as services
 
 from ..factories import EnrollmentFactory, EntryFactory, UserFactory, VerificationRequestFactory
 

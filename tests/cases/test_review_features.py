@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import selectors, services
-from cases.models import Case, CaseLogAmendment, CaseLogEntry, Category, GroupReview
-from programs.models import TrainingSession
+from cases.models import Case, CaseLogAmendment, CaseLogEntry, GroupReview
+from curriculum.models import Category
+from training.models import TrainingSession
 from trainingportal.core.models import AuditEvent
 
 from ..factories import EnrollmentFactory, EntryFactory, UserFactory

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cases import services
-from cases.models import Case, CaseLogEntry, Category
+from cases.models import Case, CaseLogEntry
+from curriculum.models import Category
 from programs.models import Membership
 from trainingportal.core.models import AuditEvent
 

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from cases.models import Category
-from programs.models import Attendance, Lecture, LectureCompletion, TrainingSession
+from curriculum.models import Category
 from tests.factories import EnrollmentFactory, UserFactory
+from training.models import Attendance, Lecture, LectureCompletion, TrainingSession
 
 from .conftest import PHONE
 from .test_walkthrough import sign_in

@@ -14,9 +14,9 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from assessments.models import VerificationRequest
 from cases.models import CaseLogEntry
 from tests.factories import PASSWORD, EntryFactory
+from verification.models import VerificationRequest
 
 from .conftest import PHONE
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from programs.compliance import MET, NOT_EVIDENCED, NOT_MET, Facts, blocking_lines, checklist
+from verification.compliance import MET, NOT_EVIDENCED, NOT_MET, Facts, blocking_lines, checklist
 
 COMPLETE = Facts(
     ruleset_id="scmr-2018-level-2",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from programs import services
 from programs.models import Invitation, Membership
+from trainees import services as trainee_services
 from trainees.models import Enrollment
 from trainingportal.core.pdf import absolute_url
 
@@ -181,7 +182,7 @@ def test_expired_invitation_is_refused_by_the_service(invite, other_trainee):
     Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
 
     with pytest.raises(ValidationError):
-        services.invitation_accept(invitation=invitation, user=other_trainee)
+        trainee_services.invitation_accept(invitation=invitation, user=other_trainee)
 
     assert not Membership.objects.filter(user=other_trainee, role="mentor").exists()
 
@@ -232,7 +233,7 @@ def test_accepted_invitation_cannot_be_reused(invite, client, mentor, program):
     assert client.get(_accept_path(invitation)).status_code == 410
     assert _sign_up(client, invitation, name="Second Try").status_code == 410
     with pytest.raises(ValidationError):
-        services.invitation_accept(invitation=invitation, user=user)
+        trainee_services.invitation_accept(invitation=invitation, user=user)
 
     assert User.objects.filter(email="once@example.test").count() == 1
     assert Enrollment.objects.filter(trainee=user, program=program).count() == 1

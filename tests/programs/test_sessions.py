@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases.models import Category
-from programs import sessions as svc
-from programs.models import Attendance, Lecture, LectureCompletion, TrainingSession
-from trainees.progress import report_for
+from curriculum.models import Category
+from progress.selectors.reports import report_for
+from training import selectors as session_selectors
+from training import services as svc
+from training.models import Attendance, Lecture, LectureCompletion, TrainingSession
 from trainingportal.core.models import AuditEvent
 
 from ..conftest import login
@@ -92,7 +93,7 @@ def test_didactics_have_no_cap(program, mentor, kind):
     for e in trainees_of(program, 12):
         svc.attendance_add(actor=mentor, session=session, enrollment=e)
     assert session.attendances.count() == 12
-    assert svc.group_limit(session) is None
+    assert session_selectors.group_limit(session) is None
 
 
 def test_a_didactic_capacity_is_respected_when_set(program, mentor):
@@ -320,10 +321,10 @@ def test_a_revoked_or_replaced_token_is_404(client, trainee, enrollment):
 def test_the_calendar_page_creates_replaces_and_revokes(client, trainee):
     login(client, trainee)
     client.post(reverse("sessions:calendar"), {"action": "replace"})
-    token = svc.active_calendar_token(trainee)
+    token = session_selectors.active_calendar_token(trainee)
     assert token.token in client.get(reverse("sessions:calendar")).content.decode()
     client.post(reverse("sessions:calendar"), {"action": "revoke"})
-    assert svc.active_calendar_token(trainee) is None
+    assert session_selectors.active_calendar_token(trainee) is None
 
 
 # --- views and permissions -----------------------------------------------------------------------------------------
@@ -472,9 +473,9 @@ def test_the_sessions_api_is_in_the_openapi_schema(client):
 def test_session_and_lecture_titles_go_through_the_phi_guard(program, director):
     from django.core.exceptions import ValidationError
 
-    from cases.models import Category
-    from programs import sessions as session_services
-    from programs.models import Lecture, TrainingSession
+    from curriculum.models import Category
+    from training import services as session_services
+    from training.models import Lecture, TrainingSession
 
     before = (TrainingSession.objects.count(), Lecture.objects.count())
     with pytest.raises(ValidationError, match="patient identifiers"):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from trainees.engine import (
+from trainingportal.engine import (
     EntryFact,
     Facts,
     ProgramFacts,
@@ -22,8 +22,8 @@ from trainees.engine import (
     get_ruleset,
     list_rulesets,
 )
-from trainees.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, tally_entries
-from trainees.engine.rulesets import parse_ruleset
+from trainingportal.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, tally_entries
+from trainingportal.engine.rulesets import parse_ruleset
 
 TODAY = date(2026, 11, 20)
 LEVEL_1 = "scmr-2018-level-1"

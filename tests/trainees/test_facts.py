@@ -18,13 +18,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assessments.models import Competency, SignOff
-from cases.models import Case, CaseLogEntry, Category
-from programs.models import Attendance, Membership, TrainingSession
-from trainees.engine import EntryFact, SessionFact, SignOffFact, get_ruleset
-from trainees.engine.evaluate import tally_entries
-from trainees.facts import gather_facts, gather_facts_for, gather_tallied_facts_for
+from cases.models import Case, CaseLogEntry
+from curriculum.models import Category
+from programs.models import Membership
+from progress.selectors.facts import gather_facts, gather_facts_for, gather_tallied_facts_for
 from trainees.models import Enrollment, LeavePeriod
+from training.models import Attendance, TrainingSession
 from trainingportal.accounts.models import User
+from trainingportal.engine import EntryFact, SessionFact, SignOffFact, get_ruleset
+from trainingportal.engine.evaluate import tally_entries
 
 from ..factories import EnrollmentFactory, EntryFactory
 

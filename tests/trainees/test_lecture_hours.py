@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases.models import Category
-from programs.models import Lecture, LectureCompletion
-from trainees.engine import evaluate
-from trainees.engine.rulesets import parse_ruleset
-from trainees.facts import gather_facts
+from curriculum.models import Category
+from progress.selectors.facts import gather_facts
+from training.models import Lecture, LectureCompletion
+from trainingportal.engine import evaluate
+from trainingportal.engine.rulesets import parse_ruleset
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from assessments.dossier import build_snapshot
-from trainees.progress import report_for
+from progress.selectors.reports import report_for
+from verification.dossier import build_snapshot
 
 from ..factories import EntryFactory, VerificationRequestFactory
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trainees.engine import RulesetError, get_ruleset, list_rulesets, load_ruleset, merge_local_rules
-from trainees.engine.rulesets import RULESET_DIR
+from trainingportal.engine import RulesetError, get_ruleset, list_rulesets, load_ruleset, merge_local_rules
+from trainingportal.engine.rulesets import RULESET_DIR
 
 SHIPPED = {"scmr-2018-level-1", "scmr-2018-level-2", "scmr-2018-level-3", "cbcmr-maintenance"}
 KINDS = {"min_duration", "min_cases", "category_coverage", "category_minimum", "didactic_hours", "competency_signoffs"}

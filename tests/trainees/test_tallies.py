@@ -8,11 +8,11 @@ import random
 import pytest
 from django.utils import timezone
 
-from cases.models import Category
-from programs.models import TrainingSession
-from trainees.engine import evaluate, list_rulesets
-from trainees.engine.evaluate import tally_entries
-from trainees.facts import gather_facts_for, gather_tallied_facts_for
+from curriculum.models import Category
+from progress.selectors.facts import gather_facts_for, gather_tallied_facts_for
+from training.models import TrainingSession
+from trainingportal.engine import evaluate, list_rulesets
+from trainingportal.engine.evaluate import tally_entries
 
 from ..factories import CaseFactory, EnrollmentFactory, EntryFactory
 

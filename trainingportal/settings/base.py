@@ -35,10 +35,17 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "trainingportal.accounts",
     "trainingportal.core",
+    # Domain apps, from the ground up: each may use the ones above it in this list, never the ones below
+    # (README "Architecture"; import-linter contracts in pyproject.toml).
+    "curriculum",
     "programs",
     "trainees",
+    "training",
     "cases",
     "assessments",
+    "progress",
+    "verification",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -51,7 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "trainingportal.accounts.middleware.RequireMFAMiddleware",
+    "programs.mfa.RequireMFAMiddleware",
 ]
 
 ROOT_URLCONF = "trainingportal.urls"
@@ -67,7 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "trainingportal.core.context_processors.navigation",
+                "programs.context_processors.navigation",
             ],
         },
     },
@@ -141,12 +148,12 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"assessments.tasks.*": {"queue": "pdf"}}
+CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "pdf"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-dossiers": {
-        "task": "assessments.tasks.verification_requests_sweep_stuck",
+        "task": "verification.tasks.verification_requests_sweep_stuck",
         "schedule": 300.0,
     },
     # Daily at 07:00 UTC: mentor review digests and trainee logging nudges (cases/reminders.py).
@@ -163,7 +170,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["trainingportal.accounts.permissions.IsAuthenticatedWithRequiredMFA"],
+    "DEFAULT_PERMISSION_CLASSES": ["programs.mfa.IsAuthenticatedWithRequiredMFA"],
+    "EXCEPTION_HANDLER": "trainingportal.core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -180,7 +188,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "delivery" choice set; name each one in the schema.
     "ENUM_NAME_OVERRIDES": {
         "EntryDeliveryEnum": "cases.models.CaseLogEntry.Delivery",
-        "SessionDeliveryEnum": "programs.models.TrainingSession.Delivery",
+        "SessionDeliveryEnum": "training.models.TrainingSession.Delivery",
     },
     # Self-hosted Swagger UI (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",

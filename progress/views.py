@@ -1,0 +1,191 @@
+"""Where trainees stand: the trainee dashboard, the program page with its trainees, and the director dashboard.
+
+The program page lives here, not in programs/, because it shows each trainee's signed and waiting entries (the case
+log sits below this layer and above programs)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from assessments.selectors import in_person_items
+from cases.selectors import entry_counts_by_enrollment
+from programs import selectors as program_selectors
+from programs import services as program_services
+from programs.forms import AssignMentorForm, InvitationForm
+from trainees import services as trainee_services
+from trainees.selectors import (
+    dashboard_enrollments,
+    enrollment_in_program,
+    enrollments_for_user,
+    get_enrollment_for_user,
+    program_enrollments,
+)
+from trainingportal.core import charts
+from trainingportal.core.forms import add_service_errors
+from trainingportal.engine import RulesetError, evaluate, get_ruleset, list_rulesets, merge_local_rules
+from trainingportal.engine.evaluate import cumulative_points
+
+from . import dashboard
+from .selectors.facts import gather_facts
+from .selectors.reports import dashboard_rows, ruleset_for
+
+Role = program_selectors.Role
+
+
+@login_required
+def enrollment_progress(request, pk: int):
+    """The trainee dashboard: every requirement, what is missing, the pace, the charts."""
+    enrollment, roles = get_enrollment_for_user(request.user, pk, action="view")
+    today = timezone.localdate()
+    facts = gather_facts(enrollment)
+    ruleset = ruleset_for(enrollment)
+    other = request.GET.get("ruleset")
+    if other and other != enrollment.ruleset:
+        # One log, several rulebooks: evaluate against another ruleset, for information only.
+        try:
+            ruleset = merge_local_rules(get_ruleset(other), enrollment.program.local_rules)
+        except RulesetError:
+            other = None
+    report = evaluate(facts, ruleset, today=today)
+    primary = next((r for r in ruleset.rules if r.kind == "min_cases"), None)
+    chart = None
+    if primary:
+        result = report.requirement(primary.key)
+        chart = charts.cumulative_chart(
+            cumulative_points(facts, ruleset, primary.key, today=today),
+            target=int(result.required),
+            start=enrollment.start_date,
+            end=max(filter(None, [today, report.expected_end, result.forecast])),
+            forecast=result.forecast,
+            title=f"{result.label}: cumulative",
+        )
+    coverage = next((r for r in report.requirements if r.kind == "category_coverage"), None)
+    context = {
+        "enrollment": enrollment,
+        "facts": facts,
+        "report": report,
+        "ruleset": ruleset,
+        "rulesets": list_rulesets(),
+        "chosen_ruleset": other or enrollment.ruleset,
+        "chart": chart,
+        "share_chart": charts.share_bar(
+            virtual=report.virtual_count,
+            in_person=report.in_person_count,
+            cap_percent=enrollment.program.max_virtual_share,
+        ),
+        "coverage": (
+            [(name, coverage.detail["counts"].get(slug, 0)) for slug, name in facts.curriculum] if coverage else None
+        ),
+        "coverage_minimum": coverage.detail["minimum"] if coverage else 1,
+        "roles": roles,
+        "is_director": "director" in roles,
+        "shows_dossiers": bool(roles & {"director", "trainee"}),
+        "mentors": enrollment.mentors.all(),
+        "in_person_items": in_person_items(enrollment),
+    }
+    return render(request, "progress/enrollment_progress.html", context)
+
+
+def _program_page(request, program, roles, *, invite_form=None, status=200):
+    is_director = Role.DIRECTOR in roles
+    enrollments = program_enrollments(program)
+    if not is_director:
+        # Mentors see the trainees they supervise; trainees see only themselves.
+        enrollments = enrollments.filter(pk__in=enrollments_for_user(request.user).filter(program=program).values("pk"))
+    enrollments = list(enrollments)
+    counts = entry_counts_by_enrollment([e.pk for e in enrollments])
+    mentors = program_selectors.program_mentors(program)
+    context = {
+        "program": program,
+        "is_director": is_director,
+        "is_mentor": Role.MENTOR in roles,
+        "enrollments": [(e, counts.get(e.pk, {})) for e in enrollments],
+        "members": program_selectors.program_members(program) if is_director else None,
+        "invitations": program_selectors.open_invitations(program) if is_director else None,
+        "invite_form": (invite_form or InvitationForm(mentors=mentors)) if is_director else None,
+        "assign_form": AssignMentorForm(mentors=mentors) if is_director else None,
+    }
+    return render(request, "programs/program_detail.html", context, status=status)
+
+
+@login_required
+def program_detail(request, pk: int):
+    program, roles = program_selectors.get_program_for_user(request.user, pk, action="view")
+    return _program_page(request, program, roles)
+
+
+@login_required
+@require_POST
+def invitation_create(request, pk: int):
+    program, roles = program_selectors.get_program_for_user(request.user, pk, action="manage")
+    form = InvitationForm(request.POST, mentors=program_selectors.program_mentors(program))
+    if form.is_valid():
+        try:
+            invitation = program_services.invitation_create(actor=request.user, program=program, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("programs:detail", pk=program.pk)
+    return _program_page(request, program, roles, invite_form=form, status=400)
+
+
+@login_required
+@require_POST
+def enrollment_assign_mentor(request, pk: int, enrollment_pk: int):
+    program, _ = program_selectors.get_program_for_user(request.user, pk, action="manage")
+    enrollment = enrollment_in_program(request.user, program, enrollment_pk)
+    form = AssignMentorForm(request.POST, mentors=program_selectors.program_mentors(program))
+    if form.is_valid():
+        try:
+            trainee_services.enrollment_assign_mentor(
+                actor=request.user, enrollment=enrollment, mentor=form.cleaned_data["mentor"]
+            )
+            messages.success(request, f"{form.cleaned_data['mentor']} now supervises {enrollment.trainee}.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "Choose a mentor of this program.")
+    return redirect("programs:detail", pk=program.pk)
+
+
+@login_required
+def program_dashboard(request, pk: int):
+    """Every trainee of the program against their ruleset (mentors: the trainees they supervise)."""
+    program, roles = program_selectors.get_program_for_user(request.user, pk, action="dashboard")
+    enrollments = dashboard_enrollments(
+        program,
+        user=request.user,
+        roles=roles,
+        status=request.GET.get("status", "active"),
+        query=request.GET.get("q", "").strip(),
+    )
+    rows = [dashboard.Row(e, report) for e, report in dashboard_rows(enrollments)]
+    columns = dashboard.columns_for(rows)
+    flag = request.GET.get("flag") or None
+    sort = request.GET.get("sort", "name")
+    rows = dashboard.filter_and_sort(rows, flag=flag, sort=sort)
+    if request.GET.get("format") == "csv":
+        return dashboard.csv_response(program, rows, columns)
+    for row in rows:
+        row.sparkline = charts.sparkline(list(row.report.weekly))
+        row.cells = [row.cell(key) for key, _ in columns]
+    params = request.GET.copy()
+    params.pop("sort", None)
+    context = {
+        "program": program,
+        "rows": rows,
+        "columns": columns,
+        "flag": flag,
+        "flags": dashboard.FLAG_LABELS,
+        "sort": sort,
+        "status": request.GET.get("status", "active"),
+        "query": request.GET.get("q", ""),
+        "base_query": params.urlencode(),
+        "csv_query": (params.urlencode() + "&" if params else "") + f"sort={sort}&format=csv",
+        "is_director": Role.DIRECTOR in roles,
+    }
+    return render(request, "progress/program_dashboard.html", context)

@@ -1,0 +1,121 @@
+"""Plain data the engine evaluates. Built by progress.selectors.gather_facts*, or by hand in tests."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+ACQUISITION_ROLES = frozenset({"acquired_hands_on", "observed_console"})
+IN_PERSON = "in_person"
+
+
+class EntryFact(NamedTuple):
+    """A signed case-log entry. A NamedTuple, not a dataclass: a director's dashboard builds ~15,000 of them."""
+
+    id: int
+    date: date
+    roles: frozenset[str]
+    delivery: str  # in_person | virtual_live_two_way | asynchronous
+    source: str = "center_archive"
+    complete_study: bool = True
+    categories: frozenset[str] = frozenset()
+    session_type: str | None = None
+    console_shared: bool = False
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.delivery != IN_PERSON
+
+    @property
+    def virtual_acquisition_without_console(self) -> bool:
+        """Virtual acquisition counts only from a live acquisition session with the scanner console shared."""
+        return (
+            bool(self.roles & ACQUISITION_ROLES)
+            and self.is_virtual
+            and not (self.session_type == "live_acquisition" and self.console_shared)
+        )
+
+
+@dataclass(frozen=True)
+class SessionFact:
+    """A training session the trainee attended."""
+
+    id: int
+    type: str
+    delivery: str
+    date: date
+    minutes: int
+    mentor_id: int
+    attendees: int  # trainees attending with this session's mentor
+    console_shared: bool = False
+    active_input: bool = False
+
+    @property
+    def is_didactic(self) -> bool:
+        return self.type in ("didactic_live", "didactic_recorded")
+
+
+class LectureFact(NamedTuple):
+    """A lecture of the library the trainee completed (recorded lectures are marked done by the trainee)."""
+
+    id: int
+    date: date
+    hours: float
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class SignOffFact:
+    competency: str
+    delivery: str  # in_person | virtual
+    date: date
+    in_person_required: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramFacts:
+    mode: str = "hybrid"
+    max_virtual_share: int = 50
+    interactive_group_cap: int = 4
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """Counts of signed entries, as the rules need them. The engine computes them from `Facts.entries`
+    (engine.evaluate.tally_entries); for a whole program the database computes the same numbers
+    (progress.selectors.gather_tallied_facts_for), so that a 50-trainee table does not read 15,000 entries."""
+
+    rule_counts: dict[str, int] = field(default_factory=dict)  # min_cases rule key -> counted entries
+    rule_recent: dict[str, int] = field(default_factory=dict)  # ... of which in the pace window
+    categories: dict[str, int] = field(default_factory=dict)  # topic slug -> entries
+    total: int = 0
+    virtual: int = 0
+    virtual_without_console: int = 0
+    recent: int = 0
+    weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
+    # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.
+    evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Facts:
+    enrollment_id: int
+    start_date: date
+    end_date: date | None = None
+    status: str = "active"
+    fte_fraction: Decimal = Decimal(1)
+    carried_forward_cases: int = 0
+    carried_forward_months: Decimal = Decimal(0)
+    leave: tuple[tuple[date, date], ...] = ()
+    entries: tuple[EntryFact, ...] = ()
+    pending_reviews: int = 0
+    reviews_waiting_over_7_days: int = 0
+    drafts: int = 0
+    sessions: tuple[SessionFact, ...] = ()
+    lectures: tuple[LectureFact, ...] = ()
+    sign_offs: tuple[SignOffFact, ...] = ()
+    program: ProgramFacts = field(default_factory=ProgramFacts)
+    # (slug, name) of the curriculum topics; empty means the built-in SCMR list (engine.evaluate.CURRICULUM).
+    curriculum: tuple[tuple[str, str], ...] = ()
+    # Pre-computed counts instead of `entries` (see Tallies); None means "count the entries".
+    tallies: Tallies | None = None

@@ -1,0 +1,156 @@
+"""The verification dossier (SPEC section 5): a JSON snapshot of the evidence, rendered to PDF.
+
+The snapshot is taken once, at the first attempt, and stored on the request; every later rendering uses it, so
+re-generation gives the same packet whatever happened to the training data in between.
+"""
+
+import base64
+import io
+from datetime import date
+
+import qrcode
+import qrcode.image.svg
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.selectors import signed_entries
+from curriculum.selectors import curriculum_topics
+from progress.selectors.reports import progress_with_chart_data
+from trainingportal.core import charts
+from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
+
+SNAPSHOT_VERSION = 2  # 2: requirement engine report, chart series, virtual share
+
+
+def _credentials(user) -> list[dict]:
+    return [
+        {"level": c.level, "body": c.body, "identifier": c.identifier, "issued_on": c.issued_on.isoformat()}
+        for c in user.credentials.all()
+    ]
+
+
+def build_snapshot(verification_request) -> dict:
+    """Collect everything the dossier prints, as plain JSON. A fixed number of queries, whatever the log size."""
+    enrollment = verification_request.enrollment
+    program = enrollment.program
+    as_of: date = timezone.localtime(verification_request.created_at).date()
+    report, _facts, ruleset, primary, points = progress_with_chart_data(enrollment, today=as_of)
+    primary_result = report.requirement(primary.key) if primary else None
+    entries = list(signed_entries(enrollment))
+    categories = list(curriculum_topics())
+    coverage = {c.slug: 0 for c in categories}
+    log = []
+    for entry in entries:
+        slugs = [c.slug for c in entry.case.categories.all()]
+        for slug in slugs:
+            coverage[slug] += 1
+        log.append(
+            {
+                "date": entry.performed_on.isoformat(),
+                "reference": entry.case.reference,
+                "source": entry.case.get_source_display(),
+                "complete_study": entry.case.complete_study,
+                "categories": slugs,
+                "roles": entry.roles_display,
+                "delivery": entry.get_delivery_display(),
+                "mentor": entry.signed_by.display_name,
+                "signed_on": timezone.localtime(entry.signed_at).date().isoformat(),
+            }
+        )
+    mentors = list(enrollment.mentors.prefetch_related("credentials").order_by("email"))
+    director = program.director
+    return {
+        "version": SNAPSHOT_VERSION,
+        "code": verification_request.code,
+        "as_of": as_of.isoformat(),
+        "requested_by": verification_request.requested_by.display_name,
+        "trainee": {"name": enrollment.trainee.display_name, "email": enrollment.trainee.email},
+        "enrollment": {
+            "target_level": enrollment.target_level,
+            "start_date": enrollment.start_date.isoformat(),
+            "end_date": enrollment.end_date.isoformat() if enrollment.end_date else None,
+            "status": enrollment.get_status_display(),
+            "ruleset": enrollment.ruleset,
+            "carried_forward_cases": enrollment.carried_forward_cases,
+            "carried_forward_months": float(enrollment.carried_forward_months),
+        },
+        "program": {
+            "name": program.name,
+            "institution": program.institution,
+            "mode": program.get_mode_display(),
+            "verification_status": program.verification_status,
+            "verification_status_display": program.get_verification_status_display(),
+            "max_virtual_share": program.max_virtual_share,
+        },
+        "director": {"name": director.display_name, "credentials": _credentials(director)},
+        "mentors": [{"name": m.display_name, "credentials": _credentials(m)} for m in mentors],
+        "ruleset_label": f"{ruleset.title} ({ruleset.label})",
+        # A list, not a dict: PostgreSQL's jsonb does not keep key order, and the packet must render identically.
+        "citations": sorted(ruleset.citations.items()),
+        # Evidence ids stay out of the packet: the case log below is the evidence, in full.
+        "requirements": [{k: v for k, v in r.as_dict().items() if k != "evidence"} for r in report.requirements],
+        "missing": report.missing,
+        "chart": {
+            "label": primary_result.label,
+            "target": int(primary_result.required),
+            "forecast": primary_result.forecast.isoformat() if primary_result.forecast else None,
+            "points": [[day.isoformat(), count] for day, count in points],
+        }
+        if primary_result
+        else None,
+        "virtual": {"virtual": report.virtual_count, "in_person": report.in_person_count},
+        "flags": [{"code": f.code, "message": f.message} for f in report.flags],
+        "coverage": [{"slug": c.slug, "name": c.name, "cases": coverage[c.slug]} for c in categories],
+        "case_log": log,
+    }
+
+
+def _qr_svg_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render_dossier(snapshot: dict) -> RenderedPDF:
+    verify_url = absolute_url(reverse("verify", args=[snapshot["code"]]))
+    chart = snapshot.get("chart")
+    as_of = date.fromisoformat(snapshot["as_of"])
+    start = date.fromisoformat(snapshot["enrollment"]["start_date"])
+    forecast = date.fromisoformat(chart["forecast"]) if chart and chart["forecast"] else None
+    context = {
+        "s": snapshot,
+        "chart": charts.cumulative_chart(
+            [(date.fromisoformat(d), n) for d, n in chart["points"]],
+            target=chart["target"],
+            start=start,
+            end=max(as_of, forecast or as_of),
+            forecast=forecast,
+            title=f"{chart['label']}: cumulative",
+        )
+        if chart
+        else None,
+        "share_chart": charts.share_bar(
+            virtual=snapshot["virtual"]["virtual"],
+            in_person=snapshot["virtual"]["in_person"],
+            cap_percent=snapshot["program"]["max_virtual_share"],
+        ),
+        "verify_url": verify_url,
+        "qr": _qr_svg_data_uri(verify_url),
+        "program_verified": snapshot["program"]["verification_status"] == "verified",
+        "coverage_met": sum(1 for c in snapshot["coverage"] if c["cases"]),
+    }
+    return render_pdf("pdf/dossier.html", context, filename=f"dossier-{snapshot['code']}.pdf")
+
+
+def dossier_response(verification_request):
+    """The stored PDF as a private download (the caller has checked access)."""
+    response = FileResponse(
+        verification_request.dossier.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"dossier-{verification_request.code}.pdf",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

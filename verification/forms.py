@@ -1,0 +1,121 @@
+from django import forms
+
+from programs.models import Program
+from programs.services import PROFILE_FIELDS
+from trainingportal.accounts.models import Credential
+from trainingportal.engine import list_rulesets
+
+from . import compliance
+from .models import ProgramReviewEvent
+
+
+def _ruleset_choices():
+    return [(r.id, f"{r.title} ({r.id})") for r in list_rulesets()]
+
+
+class ProgramProfileForm(forms.ModelForm):
+    """The director's profile (S1–S14), the Level III credential and the remote training plan, saved together.
+
+    A ModelForm for the labels and validators only: the service saves (and refuses to half-save)."""
+
+    ruleset = forms.ChoiceField(choices=_ruleset_choices)
+    didactic_source = forms.ChoiceField(
+        choices=[("", "— choose —"), *Program._meta.get_field("didactic_source").choices], required=False
+    )
+    credential_level = forms.ChoiceField(
+        label="Director's credential level", choices=[("", "— none —"), *Credential.Level.choices], required=False
+    )
+    credential_body = forms.CharField(label="Issuing body", max_length=100, required=False, help_text="SCMR, EACVI, …")
+    credential_identifier = forms.CharField(label="Certificate or letter id", max_length=100, required=False)
+    credential_issued_on = forms.DateField(
+        label="Issued on", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    credential_document = forms.FileField(
+        label="Credential letter or certificate (PDF)", required=False, widget=forms.FileInput(attrs={"accept": ".pdf"})
+    )
+    plan = forms.FileField(
+        label="Remote training plan (PDF, at most 10 MB)",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "application/pdf,.pdf"}),
+        help_text="Checked for patient identifiers before it is stored. Leave empty to keep the current plan.",
+    )
+
+    class Meta:
+        model = Program
+        fields = PROFILE_FIELDS
+        widgets = {
+            "track_record_evidence": forms.Textarea(attrs={"rows": 3}),
+            "video_setup_attestation": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"video_setup_attestation": "Video set-up attestation (resolution, diagnostic display)"}
+
+    def __init__(self, *args, credential: Credential | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if credential is not None and not self.is_bound:
+            for name in ("level", "body", "identifier", "issued_on"):
+                self.initial[f"credential_{name}"] = getattr(credential, name)
+        self.fields[
+            "interactive_group_cap"
+        ].help_text = (
+            f"Interactive sessions (case review, live acquisition…) are a small group: 1–{compliance.SMALL_GROUP_MAX}."
+        )
+
+    def clean(self):
+        data = super().clean()
+        given = [data.get(f"credential_{n}") for n in ("level", "body", "identifier", "issued_on")]
+        if any(given) and not all(given):
+            self.add_error(
+                "credential_level", "Fill in the credential's level, issuing body, id and date, or none of them."
+            )
+        return data
+
+    def _post_clean(self):
+        # Do not copy the data onto the instance: the service does, inside its transaction.
+        pass
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        credential = None
+        if data.get("credential_level"):
+            credential = {n: data[f"credential_{n}"] for n in ("level", "body", "identifier", "issued_on")}
+        return {
+            "profile": {name: data[name] for name in PROFILE_FIELDS},
+            "credential": credential,
+            "plan": data.get("plan"),
+            "credential_document": data.get("credential_document"),
+        }
+
+
+class ReviewDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[
+            (ProgramReviewEvent.Action.CHANGES_REQUESTED, "Request changes"),
+            (ProgramReviewEvent.Action.VERIFIED, "Verify the program"),
+            (ProgramReviewEvent.Action.DECLINED, "Decline"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Comment (the reason, for changes and declines)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for code in compliance.LINE_CODES:
+            self.fields[f"line_{code}"] = forms.CharField(
+                label=f"Comment on {code}", required=False, max_length=2000, widget=forms.TextInput()
+            )
+
+    def line_comments(self) -> dict:
+        return {code: self.cleaned_data.get(f"line_{code}", "") for code in compliance.LINE_CODES}
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("verified", "Verify this trainee"), ("returned", "Return to the program")], widget=forms.RadioSelect
+    )
+    decision_reasons = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Reasons (required when returning)"
+    )

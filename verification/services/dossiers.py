@@ -1,0 +1,172 @@
+"""Writes for verification requests: request, generate (Celery), submit to SCMR, review, decide, retry, sweep."""
+
+import hashlib
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from trainingportal.core.audit import log_action
+from trainingportal.core.pdf import RENDER_ERRORS
+from trainingportal.core.phi import check_phi_fields
+
+from ..dossier import build_snapshot, render_dossier
+from ..models import VerificationRequest
+
+logger = logging.getLogger(__name__)
+Status = VerificationRequest.Status
+
+# Errors worth retrying: the database or broker was briefly unreachable. Anything else is a real failure.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+def _enqueue(pk: int) -> None:
+    from ..tasks import verification_request_generate  # the task module imports this one (documented exception)
+
+    verification_request_generate.delay_on_commit(pk)
+
+
+@transaction.atomic
+def verification_request_create(*, actor, enrollment) -> VerificationRequest:
+    if VerificationRequest.objects.filter(enrollment=enrollment, status__in=VerificationRequest.IN_PROGRESS).exists():
+        raise ValidationError("A dossier for this trainee is already being generated. Wait for it to finish.")
+    vr = VerificationRequest(enrollment=enrollment, requested_by=actor)
+    vr.full_clean(exclude=["dossier"])
+    vr.save()
+    log_action(actor=actor, action="verification_request.create", obj=vr, after={"code": vr.code})
+    _enqueue(vr.pk)
+    return vr
+
+
+def verification_request_generate(*, pk: int) -> VerificationRequest:
+    """Render the dossier of one request. Safe to run twice or concurrently: only the run that claims the row works.
+
+    Transient errors put the request back in the queue and propagate (the task retries); any other error marks it
+    failed with a reason a person can read.
+    """
+    claimed = VerificationRequest.objects.filter(pk=pk, status=Status.QUEUED).update(
+        status=Status.GENERATING, started_at=timezone.now(), attempts=F("attempts") + 1, failure_reason=""
+    )
+    vr = VerificationRequest.objects.select_related("enrollment__program__director", "requested_by").get(pk=pk)
+    if not claimed:
+        return vr  # done already, or another worker has it
+    started = time.monotonic()
+    try:
+        if vr.snapshot is None:
+            vr.snapshot = build_snapshot(vr)
+            vr.save(update_fields=["snapshot"])
+        rendered = render_dossier(vr.snapshot)
+    except TRANSIENT_ERRORS:
+        VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(status=Status.QUEUED)
+        raise
+    except RENDER_ERRORS as exc:
+        logger.exception("Dossier %s failed to render", vr.code)
+        verification_request_fail(pk=pk, reason=f"The PDF could not be rendered ({type(exc).__name__}: {exc}).")
+        vr.refresh_from_db()
+        return vr
+
+    digest = hashlib.sha256(rendered.content).hexdigest()
+    name = f"dossiers/{vr.code}.pdf"
+    # Regeneration replaces the old file. The row points at the file only once it is completely written.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    stored_name = default_storage.save(name, ContentFile(rendered.content))
+    with transaction.atomic():
+        moved = VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(
+            status=Status.READY,
+            dossier=stored_name,
+            sha256=digest,
+            size_bytes=len(rendered.content),
+            page_count=rendered.page_count,
+            ready_at=timezone.now(),
+            render_ms=int((time.monotonic() - started) * 1000),
+        )
+        vr.refresh_from_db()
+        if moved:
+            log_action(
+                actor=None,
+                action="verification_request.ready",
+                obj=vr,
+                after={"sha256": digest, "pages": rendered.page_count},
+            )
+    return vr
+
+
+def verification_request_fail(*, pk: int, reason: str) -> None:
+    VerificationRequest.objects.filter(pk=pk, status__in=VerificationRequest.IN_PROGRESS).update(
+        status=Status.FAILED, failure_reason=reason[:2000]
+    )
+
+
+@transaction.atomic
+def verification_request_retry(*, actor, vr: VerificationRequest) -> VerificationRequest:
+    moved = VerificationRequest.objects.filter(pk=vr.pk, status=Status.FAILED).update(status=Status.QUEUED)
+    if not moved:
+        raise ValidationError("Only a failed dossier can be generated again.")
+    vr.refresh_from_db()
+    log_action(actor=actor, action="verification_request.retry", obj=vr)
+    _enqueue(vr.pk)
+    return vr
+
+
+def _transition(vr, *, actor, action: str, from_statuses, **changes) -> VerificationRequest:
+    moved = VerificationRequest.objects.filter(pk=vr.pk, status__in=from_statuses).update(**changes)
+    if not moved:
+        vr.refresh_from_db()
+        raise ValidationError(f"This dossier is {vr.get_status_display().lower()} now; nothing was changed.")
+    before = vr.status
+    vr.refresh_from_db()
+    log_action(actor=actor, action=action, obj=vr, before={"status": before}, after={"status": vr.status})
+    return vr
+
+
+@transaction.atomic
+def verification_request_submit(*, actor, vr: VerificationRequest) -> VerificationRequest:
+    return _transition(
+        vr,
+        actor=actor,
+        action="verification_request.submit",
+        from_statuses=[Status.READY],
+        status=Status.SUBMITTED,
+        submitted_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def verification_request_decide(*, actor, vr: VerificationRequest, verified: bool, reasons: str) -> VerificationRequest:
+    check_phi_fields({"decision_reasons": reasons}, {"decision_reasons": "Reasons"})
+    if not verified and not reasons.strip():
+        raise ValidationError({"decision_reasons": "Say why the dossier is returned, so the program can act on it."})
+    return _transition(
+        vr,
+        actor=actor,
+        action="verification_request.decide",
+        from_statuses=[Status.SUBMITTED, Status.UNDER_REVIEW],
+        status=Status.VERIFIED if verified else Status.RETURNED,
+        reviewer=actor,
+        decision_reasons=reasons.strip(),
+        decided_at=timezone.now(),
+    )
+
+
+def verification_requests_sweep_stuck(*, now=None) -> list[int]:
+    """Re-queue requests whose job was lost (worker killed mid-render, message dropped). Returns the ids re-queued."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.DOSSIER_STUCK_AFTER_SECONDS)
+    stuck = list(
+        VerificationRequest.objects.filter(
+            Q(status=Status.GENERATING, started_at__lt=cutoff) | Q(status=Status.QUEUED, created_at__lt=cutoff)
+        ).values_list("pk", flat=True)
+    )
+    for pk in stuck:
+        with transaction.atomic():
+            VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(status=Status.QUEUED)
+            _enqueue(pk)
+    return stuck

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from .views import dossiers, programs
+
+# /program-verification/, namespace "verification" (trainingportal/urls.py).
+program_urlpatterns = [
+    path("queue/", programs.queue, name="queue"),
+    path("<int:pk>/profile/", programs.profile, name="profile"),
+    path("<int:pk>/submit/", programs.submit, name="submit"),
+    path("<int:pk>/plan/", programs.plan, name="plan"),
+    path("<int:pk>/review/", programs.review, name="review"),
+    path("<int:pk>/take/", programs.take, name="take"),
+    path("<int:pk>/decide/", programs.decide, name="decide"),
+]
+
+# /dossiers/, namespace "dossiers".
+dossier_urlpatterns = [
+    path("request/<int:enrollment_pk>/", dossiers.request_create, name="create"),
+    path("enrollment/<int:enrollment_pk>/", dossiers.enrollment_dossiers, name="for_enrollment"),
+    path("review/", dossiers.review_queue, name="queue"),
+    path("<int:pk>/", dossiers.request_detail, name="detail"),
+    path("<int:pk>/status/", dossiers.request_status, name="status"),
+    path("<int:pk>/dossier.pdf", dossiers.dossier_download, name="download"),
+    path("<int:pk>/submit/", dossiers.request_submit, name="submit"),
+    path("<int:pk>/retry/", dossiers.request_retry, name="retry"),
+    path("<int:pk>/decide/", dossiers.request_decide, name="decide"),
+]
