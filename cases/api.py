@@ -159,12 +159,14 @@ class SignBatchResultSerializer(serializers.Serializer):
 
 
 class AmendSerializer(EntryWriteFieldsSerializer):
+    """An amendment corrects what the trainee did and read; the session an entry came from is not amendable."""
+
+    session = None  # removes the inherited field: not part of an amendment's request
     reason = serializers.CharField()
 
     def entry_fields(self) -> dict:
         fields = super().entry_fields()
         fields.pop("reason", None)
-        fields.pop("session", None)
         return fields
 
 

@@ -3,8 +3,9 @@ so two mentors (or a double click) cannot sign the same entry twice, and a signe
 
 from datetime import date
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from programs.models import Membership
@@ -209,11 +210,20 @@ def entry_update(*, actor, entry: CaseLogEntry, submit: bool = False, **fields) 
     return locked
 
 
-def _move(entry: CaseLogEntry, *, from_statuses, **changes) -> CaseLogEntry:
-    """Conditional UPDATE: moves the entry only if it is still in one of `from_statuses`."""
-    moved = CaseLogEntry.objects.filter(pk=entry.pk, status__in=from_statuses).update(
-        updated_at=timezone.now(), **changes
-    )
+def _reviewed_by(actor) -> Q:
+    """Entries `actor` may review: sent to them, or of a trainee they mentor — never their own (the rule of the
+    "review" action in cases.selectors, repeated in the UPDATE so that no caller can sign past it)."""
+    return (Q(supervising_mentor=actor) | Q(enrollment__mentors=actor)) & ~Q(enrollment__trainee=actor)
+
+
+def _move(entry: CaseLogEntry, *, from_statuses, reviewer=None, **changes) -> CaseLogEntry:
+    """Conditional UPDATE: moves the entry only if it is still in one of `from_statuses` (and, with `reviewer`, only
+    if that user may review it)."""
+    qs = CaseLogEntry.objects.filter(pk=entry.pk, status__in=from_statuses)
+    if reviewer is not None:
+        if not CaseLogEntry.objects.filter(_reviewed_by(reviewer), pk=entry.pk).exists():
+            raise PermissionDenied("Only the entry's mentors review it.")
+    moved = qs.update(updated_at=timezone.now(), **changes)
     if not moved:
         current = CaseLogEntry.objects.get(pk=entry.pk)
         raise ValidationError(f"This entry is {current.get_status_display().lower()} now; nothing was changed.")
@@ -256,6 +266,8 @@ def entry_record_mentor_read(
     check_phi_fields({"mentor_final_diagnosis": final_diagnosis}, FREE_TEXT_LABELS)
     if lvef is None and lv_edvi is None and not lge_pattern and not final_diagnosis:
         raise ValidationError("Record at least one item of your own read.")
+    if not CaseLogEntry.objects.filter(_reviewed_by(actor), pk=entry.pk).exists():
+        raise PermissionDenied("Only the entry's mentors review it.")
     moved = CaseLogEntry.objects.filter(pk=entry.pk, status=Status.SUBMITTED, mentor_read_at__isnull=True).update(
         mentor_lvef=lvef,
         mentor_lv_edvi=lv_edvi,
@@ -294,6 +306,7 @@ def entry_sign(
     entry = _move(
         entry,
         from_statuses=[Status.SUBMITTED],
+        reviewer=actor,
         status=Status.SIGNED,
         signed_at=timezone.now(),
         signed_by=actor,
@@ -326,6 +339,8 @@ def entries_sign_batch(*, actor, entries: list[CaseLogEntry], feedback: str) -> 
                 signed.append(entry_sign(actor=actor, entry=entry, feedback=feedback, agrees=True))
         except ValidationError as exc:
             skipped.append((entry, " ".join(exc.messages)))
+        except PermissionDenied as exc:
+            skipped.append((entry, str(exc)))
     return signed, skipped
 
 
@@ -335,7 +350,9 @@ def entry_return(*, actor, entry: CaseLogEntry, reason: str) -> CaseLogEntry:
     if not reason.strip():
         raise ValidationError({"returned_reason": "Say what the trainee should change."})
     before = _snapshot(entry)
-    entry = _move(entry, from_statuses=[Status.SUBMITTED], status=Status.RETURNED, returned_reason=reason.strip())
+    entry = _move(
+        entry, from_statuses=[Status.SUBMITTED], reviewer=actor, status=Status.RETURNED, returned_reason=reason.strip()
+    )
     log_action(actor=actor, action="entry.return", obj=entry, before=before, after=_snapshot(entry))
     return entry
 

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
-from trainingportal.core.forms import add_service_errors
+from trainingportal.core.forms import add_service_errors, form_status
 
 from . import selectors, services
 from .forms import ProgramForm
@@ -26,4 +26,4 @@ def program_create(request):
         else:
             messages.success(request, f"{program.name} is created. Invite your mentors and trainees next.")
             return redirect("programs:detail", pk=program.pk)
-    return render(request, "programs/program_form.html", {"form": form})
+    return render(request, "programs/program_form.html", {"form": form}, status=form_status(form))

@@ -136,7 +136,7 @@ def invitation_create(request, pk: int):
 @login_required
 @require_POST
 def enrollment_assign_mentor(request, pk: int, enrollment_pk: int):
-    program, _ = program_selectors.get_program_for_user(request.user, pk, action="manage")
+    program, roles = program_selectors.get_program_for_user(request.user, pk, action="manage")
     enrollment = enrollment_in_program(request.user, program, enrollment_pk)
     form = AssignMentorForm(request.POST, mentors=program_selectors.program_mentors(program))
     if form.is_valid():
@@ -144,12 +144,14 @@ def enrollment_assign_mentor(request, pk: int, enrollment_pk: int):
             trainee_services.enrollment_assign_mentor(
                 actor=request.user, enrollment=enrollment, mentor=form.cleaned_data["mentor"]
             )
-            messages.success(request, f"{form.cleaned_data['mentor']} now supervises {enrollment.trainee}.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{form.cleaned_data['mentor']} now supervises {enrollment.trainee}.")
+            return redirect("programs:detail", pk=program.pk)
     else:
-        messages.error(request, "Choose a mentor of this program.")
-    return redirect("programs:detail", pk=program.pk)
+        messages.error(request, f"Choose a mentor of this program for {enrollment.trainee}.")
+    return _program_page(request, program, roles, status=400)
 
 
 @login_required

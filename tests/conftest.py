@@ -7,6 +7,7 @@
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
+from rest_framework.test import APIClient
 
 from programs.models import Membership
 
@@ -105,3 +106,7 @@ def reviewer(db):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+def api_as(user) -> APIClient:
+    return login(APIClient(), user)

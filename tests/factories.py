@@ -1,15 +1,19 @@
 import datetime
+import hashlib
+from decimal import Decimal
 
 import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
+from assessments.models import Competency, FinalDetermination, SignOff
 from cases.models import Case, CaseLogEntry
 from curriculum.models import Category
-from programs.models import Membership, Program
+from programs.models import Invitation, Membership, Program
 from trainees.models import Enrollment
+from training.models import Attendance, CalendarFeedToken, Lecture, LectureCompletion, TrainingSession
 from trainingportal.accounts.models import Credential, User
-from verification.models import VerificationRequest
+from verification.models import ProgramReview, VerificationRequest
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -134,3 +138,110 @@ class VerificationRequestFactory(factory.django.DjangoModelFactory):
 
     enrollment = factory.SubFactory(EnrollmentFactory)
     requested_by = factory.SelfAttribute("enrollment.program.director")
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    program = factory.SubFactory(ProgramFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.test")
+    role = Membership.Role.MENTOR
+    invited_by = factory.SelfAttribute("program.director")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=7))
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    """An upcoming virtual case review, led by the program's director unless a mentor is given."""
+
+    class Meta:
+        model = TrainingSession
+
+    program = factory.SubFactory(ProgramFactory)
+    type = TrainingSession.Type.CASE_REVIEW
+    delivery = TrainingSession.Delivery.VIRTUAL_TWO_WAY
+    title = factory.LazyAttribute(lambda o: f"{o.type} session")
+    mentor = factory.SelfAttribute("program.director")
+    # Whole seconds: the ICS feed and the API carry no microseconds.
+    starts_at = factory.LazyFunction(lambda: (timezone.now() + datetime.timedelta(days=2)).replace(microsecond=0))
+    duration_minutes = 60
+
+
+class AttendanceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Attendance
+
+    session = factory.SubFactory(SessionFactory)
+    enrollment = factory.SubFactory(EnrollmentFactory, program=factory.SelfAttribute("..session.program"))
+
+
+class LectureFactory(factory.django.DjangoModelFactory):
+    """A recorded lecture of the library; `topic_slug` picks its curriculum topic (the rows come from a data
+    migration)."""
+
+    class Meta:
+        model = Lecture
+
+    class Params:
+        topic_slug = "safety"
+
+    program = factory.SubFactory(ProgramFactory)
+    title = factory.Sequence(lambda n: f"Lecture {n}")
+    topic = factory.LazyAttribute(lambda o: Category.objects.get(slug=o.topic_slug))
+    kind = Lecture.Kind.RECORDED
+    hours = Decimal("1.00")
+
+
+class LectureCompletionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LectureCompletion
+
+    lecture = factory.SubFactory(LectureFactory)
+    enrollment = factory.SubFactory(EnrollmentFactory, program=factory.SelfAttribute("..lecture.program"))
+
+
+class FeedTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CalendarFeedToken
+
+    user = factory.SubFactory(UserFactory)
+
+
+class SignOffFactory(factory.django.DjangoModelFactory):
+    """An in-person sign-off; `competency_code` picks the competency (the rows come from a data migration:
+    stress-testing and cied-scanning need in-person experience, mr-safety-screening does not)."""
+
+    class Meta:
+        model = SignOff
+
+    class Params:
+        competency_code = "stress-testing"
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    competency = factory.LazyAttribute(lambda o: Competency.objects.get(code=o.competency_code))
+    signer = factory.SelfAttribute("enrollment.program.director")
+    signed_on = factory.LazyFunction(timezone.localdate)
+    delivery = SignOff.Delivery.IN_PERSON
+
+
+class DeterminationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FinalDetermination
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    director = factory.SelfAttribute("enrollment.program.director")
+    decision = FinalDetermination.Decision.COMPETENT
+    statement = "Competent to perform and interpret CMR independently."
+    signed_at = factory.LazyFunction(timezone.now)
+    signature_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.statement.encode()).hexdigest())
+
+
+class ProgramReviewFactory(factory.django.DjangoModelFactory):
+    """A round of SCMR program review, submitted by the program's director and not yet taken by a reviewer."""
+
+    class Meta:
+        model = ProgramReview
+
+    program = factory.SubFactory(ProgramFactory)
+    submitted_by = factory.SelfAttribute("program.director")
+    status = Program.VerificationStatus.SUBMITTED

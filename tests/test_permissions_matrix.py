@@ -288,8 +288,8 @@ MATRIX = [
     R("cases:amend",                "get",  signed,       LOGIN,    200,    403,   200,   403,     404,     404, label="signed"),
     R("cases:amend",                "post", signed,       LOGIN,    OK,     403,   OK,    403,     404,     404, label="signed"),
     R("cases:amend",                "get",  draft,        LOGIN,    403,    403,   403,   403,     404,     404, label="draft"),
-    # Batch signing takes only entries from the user's own inbox; for anyone else the selection is empty.
-    R("cases:sign_batch",           "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
+    # Batch signing takes only entries from the user's own inbox; the empty selection is refused (400) for everyone.
+    R("cases:sign_batch",           "post", none,         LOGIN,    400,    400,   400,   400,     400,     400),
     R("cases:group_review_create",  "get",  none,         LOGIN,    403,    403,   200,   403,     403,     403),
     R("cases:group_review_create",  "post", none,         LOGIN,    403,    403,   OK,    403,     403,     403),
     # --- case-log import/export (issue 4)
@@ -372,7 +372,7 @@ MATRIX = [
     R("sessions:detail",            "get",  session,      LOGIN,    200,    200,   200,   200,     404,     404),
     R("sessions:detail",            "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     R("sessions:attend",            "post", session,      LOGIN,    302,    302,   403,   403,     404,     404),
-    R("sessions:add_attendee",      "post", session,      LOGIN,    403,    403,   302,   302,     404,     404),
+    R("sessions:add_attendee",      "post", session,      LOGIN,    403,    403,   400,   400,     404,     404),
     R("sessions:console",           "post", session,      LOGIN,    403,    403,   302,   302,     404,     404),
     R("sessions:attendance_record", "post", lambda w: [_attendance(w).pk],
                                                           LOGIN,    403,    403,   302,   302,     404,     404),

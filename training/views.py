@@ -14,7 +14,7 @@ from curriculum.selectors import curriculum_topics
 from programs.models import Membership
 from programs.selectors import get_program_for_user
 from trainees.selectors import active_enrollment_in_program, active_program_enrollments
-from trainingportal.core.forms import add_service_errors
+from trainingportal.core.forms import add_service_errors, form_status
 
 from . import ics, selectors, services
 from .models import Lecture, TrainingSession
@@ -107,7 +107,7 @@ def session_create(request, program_pk: int):
         else:
             messages.success(request, f"Session “{session.title}” is scheduled.")
             return redirect("sessions:detail", pk=session.pk)
-    return render(request, "training/session_form.html", {"form": form, "program": program})
+    return render(request, "training/session_form.html", {"form": form, "program": program}, status=form_status(form))
 
 
 def _detail_context(request, session, roles, **extra) -> dict:
@@ -175,7 +175,7 @@ def session_attend(request, pk: int):
 @login_required
 @require_POST
 def session_add_attendee(request, pk: int):
-    session = selectors.get_session_for_user(request.user, pk, action="lead").obj
+    session, roles = selectors.get_session_for_user(request.user, pk, action="lead")
     form = AddAttendeeForm(request.POST, session=session)
     if form.is_valid():
         enrollment = form.cleaned_data["enrollment"]
@@ -185,9 +185,11 @@ def session_add_attendee(request, pk: int):
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"{enrollment.trainee} is attending.")
+            return redirect("sessions:detail", pk=pk)
     else:
         messages.error(request, "Choose a trainee of this program who is not attending yet.")
-    return redirect("sessions:detail", pk=pk)
+    context = _detail_context(request, session, roles, add_form=form)
+    return render(request, "training/session_detail.html", context, status=400)
 
 
 @login_required
@@ -248,7 +250,7 @@ def lecture_list(request, program_pk: int):
         "enrollment": enrollment,
         "form": form,
     }
-    return render(request, "training/lecture_list.html", context)
+    return render(request, "training/lecture_list.html", context, status=form_status(form))
 
 
 @login_required

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from trainees.selectors import active_enrollment_for_trainee, enrollments_for_user
 from training.selectors import session_choices_for_trainee
-from trainingportal.core.forms import add_service_errors
+from trainingportal.core.forms import add_service_errors, form_status
 
 from .. import selectors, services
 from ..forms import AmendForm, BatchSignForm, EntryForm, GroupReviewForm, MentorReadForm, ReviewForm
@@ -80,11 +80,17 @@ def entry_create(request):
             if request.POST.get("action") == "submit_another":
                 return redirect(f"{request.path}?like={entry.pk}")
             return redirect("cases:detail", pk=entry.pk)
-    return render(request, "cases/entry_form.html", _form_context(form, enrollment, creating=True))
+    return render(
+        request, "cases/entry_form.html", _form_context(form, enrollment, creating=True), status=form_status(form)
+    )
 
 
-def _recent_sessions(enrollment):
-    return session_choices_for_trainee(enrollment)[:20]
+def _recent_sessions(enrollment, *, keep=None):
+    """The 20 latest sessions of the trainee's program (and the entry's own, if older). Not a sliced queryset: a
+    form field cannot look a choice up in one, and would refuse every session."""
+    sessions = session_choices_for_trainee(enrollment)
+    ids = [*sessions.values_list("pk", flat=True)[:20], *([keep] if keep else [])]
+    return sessions.filter(pk__in=ids)
 
 
 @login_required
@@ -136,7 +142,7 @@ def entry_edit(request, pk: int):
         mentors=services.allowed_supervisors(entry.enrollment),
         lock_case=True,
     )
-    form.fields["session"].queryset = _recent_sessions(entry.enrollment)
+    form.fields["session"].queryset = _recent_sessions(entry.enrollment, keep=entry.session_id)
     if request.method == "POST" and form.is_valid():
         try:
             entry = services.entry_update(
@@ -147,7 +153,9 @@ def entry_edit(request, pk: int):
         else:
             messages.success(request, f"Case {entry.case.reference} updated.")
             return redirect("cases:detail", pk=entry.pk)
-    return render(request, "cases/entry_form.html", _form_context(form, entry.enrollment, entry=entry))
+    return render(
+        request, "cases/entry_form.html", _form_context(form, entry.enrollment, entry=entry), status=form_status(form)
+    )
 
 
 @login_required
@@ -176,7 +184,9 @@ def review_sign_batch(request):
     form = BatchSignForm(request.POST, queryset=selectors.review_inbox(request.user))
     if not form.is_valid():
         messages.error(request, "Select the entries to sign (only entries waiting for you can be signed).")
-        return redirect("cases:inbox")
+        response = review_inbox(request)
+        response.status_code = 400
+        return response
     entries = list(form.cleaned_data["entries"])
     if request.POST.get("confirm") != "yes":
         return render(request, "cases/review_batch_confirm.html", {"form": form, "entries": entries})
@@ -245,7 +255,7 @@ def entry_amend(request, pk: int):
         mentors=services.allowed_supervisors(entry.enrollment),
         lock_case=True,
     )
-    form.fields["session"].queryset = _recent_sessions(entry.enrollment)
+    form.fields["session"].queryset = _recent_sessions(entry.enrollment, keep=entry.session_id)
     reason_form = AmendForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and reason_form.is_valid():
         fields = {k: v for k, v in form.entry_fields().items() if k in services.AMENDABLE_FIELDS}
@@ -263,7 +273,7 @@ def entry_amend(request, pk: int):
             return redirect("cases:detail", pk=entry.pk)
     context = _form_context(form, entry.enrollment, entry=entry, amending=True, reason_form=reason_form)
     context["is_owner"] = is_owner
-    return render(request, "cases/entry_form.html", context)
+    return render(request, "cases/entry_form.html", context, status=max(form_status(form), form_status(reason_form)))
 
 
 @login_required
@@ -301,4 +311,4 @@ def group_review_create(request):
                     "to confirm with their own read.",
                 )
                 return redirect("cases:inbox")
-    return render(request, "cases/group_review_form.html", {"form": form})
+    return render(request, "cases/group_review_form.html", {"form": form}, status=form_status(form))

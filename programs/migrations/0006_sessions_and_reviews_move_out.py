@@ -21,13 +21,21 @@ MOVED = {
 
 def move_content_types(apps, schema_editor, *, forwards=True):
     ContentType = apps.get_model("contenttypes", "ContentType")
+    Permission = apps.get_model("auth", "Permission")
     for (old_app, model), new_app in MOVED.items():
         source, target = (old_app, new_app) if forwards else (new_app, old_app)
-        # Where both rows exist (a database where post_migrate already made the new one), keep the old one's ids:
-        # permissions and admin log entries point at it.
-        if ContentType.objects.filter(app_label=target, model=model).exists():
-            continue
-        ContentType.objects.filter(app_label=source, model=model).update(app_label=target)
+        existing = ContentType.objects.filter(app_label=source, model=model).first()
+        if existing is None:
+            continue  # a new database: post_migrate creates the content type under its new app
+        # Where post_migrate already made a row under the new label (the apps migrated one at a time, or a reversal
+        # re-applied), that row is new and empty: remove it and its default permissions, so that the old row — which
+        # permissions, groups and admin log entries point at — takes the label.
+        fresh = ContentType.objects.filter(app_label=target, model=model).first()
+        if fresh is not None:
+            Permission.objects.filter(content_type=fresh).delete()
+            fresh.delete()
+        existing.app_label = target
+        existing.save(update_fields=["app_label"])
 
 
 def move_back(apps, schema_editor):
@@ -38,6 +46,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("programs", "0005_program_profile_reviews_lectures_calendar"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("auth", "0012_alter_user_first_name_max_length"),
         ("cases", "0006_session_and_topics_in_their_new_apps"),
         ("assessments", "0004_sessions_and_dossiers_in_their_new_apps"),
         ("training", "0001_initial"),

@@ -4,7 +4,7 @@ import pytest
 
 from programs.models import Membership
 
-from ..factories import MembershipFactory, UserFactory
+from ..factories import EntryFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -21,3 +21,16 @@ def second_mentor(program, other_enrollment):
     MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
     other_enrollment.mentors.add(user)
     return user
+
+
+@pytest.fixture
+def signed_entry(enrollment, mentor):
+    """`trainee`'s entry, signed by `mentor` with LVEF 35 and one field of agreement recorded."""
+    return EntryFactory(
+        enrollment=enrollment,
+        supervising_mentor=mentor,
+        signed=True,
+        lvef=35,
+        final_diagnosis="Dilated cardiomyopathy",
+        agreement={"lvef": True},
+    )

@@ -10,15 +10,11 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cases.models import Case
 from programs import services as program_services
 from programs.models import Program
-from training.models import Lecture, TrainingSession
 from trainingportal.accounts.models import Credential
 from trainingportal.core.models import AuditEvent
 from verification import selectors as verification_selectors
@@ -26,7 +22,16 @@ from verification.models import ProgramReview
 from verification.services import programs as verification
 
 from ..conftest import TOTP_SECRET
-from ..factories import ProgramFactory, UserFactory
+from ..factories import (
+    CaseFactory,
+    DeterminationFactory,
+    LectureFactory,
+    ProgramFactory,
+    ProgramReviewFactory,
+    SessionFactory,
+    UserFactory,
+)
+from ..queries import assert_same_query_count, captured_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -80,15 +85,17 @@ def test_checklist_lines_flip_with_database_data(ready_program, director, enroll
     program = ready_program
     before = statuses(program)
     assert before["S2"] == "met" and before["S4"] == "not_evidenced" and before["S5"] == "not_evidenced"
-    from curriculum.models import Category
 
-    Lecture.objects.create(program=program, title="Safety", topic=Category.objects.first(), kind="recorded", hours=2,
-                           is_mr_safety_module=True)  # fmt: skip
-    TrainingSession.objects.create(
-        program=program, type="live_acquisition", delivery="virtual_two_way", title="Scan", mentor=mentor,
-        starts_at=datetime.datetime(2026, 1, 5, 9, tzinfo=datetime.UTC), duration_minutes=60, console_shared=True,
-    )  # fmt: skip
-    Case.objects.create(program=program, reference="EX-1", indication="Cardiomyopathy")
+    LectureFactory(program=program, title="Safety", topic_slug="safety", hours=2, is_mr_safety_module=True)
+    SessionFactory(
+        program=program,
+        type="live_acquisition",
+        title="Scan",
+        mentor=mentor,
+        starts_at=datetime.datetime(2026, 1, 5, 9, tzinfo=datetime.UTC),
+        console_shared=True,
+    )
+    CaseFactory(program=program, reference="EX-1", indication="Cardiomyopathy")
     after = statuses(program)
     assert after["S4"] == after["S5"] == after["S7"] == after["S8"] == "met"
     Credential.objects.filter(user=director).delete()
@@ -96,14 +103,21 @@ def test_checklist_lines_flip_with_database_data(ready_program, director, enroll
 
 
 def test_facts_take_a_fixed_number_of_queries(ready_program, mentor):
-    with CaptureQueriesContext(connection) as first:
-        verification_selectors.program_compliance_facts(ready_program)
+    _, first = captured_queries(lambda: verification_selectors.program_compliance_facts(ready_program))
     for n in range(3):
-        Case.objects.create(program=ready_program, reference=f"EX-{n}", indication="x")
-    with CaptureQueriesContext(connection) as second:
-        verification_selectors.program_compliance_facts(ready_program)
+        CaseFactory(program=ready_program, reference=f"EX-{n}", indication="x")
+    _, second = captured_queries(lambda: verification_selectors.program_compliance_facts(ready_program))
     # credential, lectures, sessions, attendance with input, complete-study cases, feedback, final determinations
-    assert len(first) == len(second) == 7
+    assert_same_query_count(first, second, expected=7)
+
+
+def test_final_determinations_signed_by_the_director_meet_s15(ready_program, enrollment):
+    assert statuses(ready_program)["S15"] == "not_evidenced"
+
+    DeterminationFactory(enrollment=enrollment)
+
+    assert verification_selectors.program_compliance_facts(ready_program).final_determinations == 1
+    assert statuses(ready_program)["S15"] == "met"
 
 
 # --- the profile
@@ -246,7 +260,7 @@ def test_same_institution_reviewer_cannot_take_and_does_not_see_it_in_the_queue(
 def test_queue_lists_open_rounds_in_a_fixed_number_of_queries(client, reviewer, django_assert_max_num_queries):
     for n in range(5):
         other = ProgramFactory(institution=f"Center {n}")
-        ProgramReview.objects.create(program=other, submitted_by=other.director, status=Status.SUBMITTED)
+        ProgramReviewFactory(program=other)
     client.force_login(reviewer)
     # session, user, MFA check, the queue (reviews + programs + reviewer + submitter in one join)
     with django_assert_max_num_queries(6):

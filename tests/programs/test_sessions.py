@@ -1,4 +1,4 @@
-"""Training sessions (issue 5): the group cap (also under concurrent sign-ups), the MR-safety gate, attendance
+"""Training sessions: the group cap (also under concurrent sign-ups), the MR-safety gate, attendance
 evidence, console sharing in the requirement engine, lectures done, the ICS feed and the API."""
 
 import datetime
@@ -9,7 +9,6 @@ import icalendar
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -22,7 +21,17 @@ from training.models import Attendance, Lecture, LectureCompletion, TrainingSess
 from trainingportal.core.models import AuditEvent
 
 from ..conftest import login
-from ..factories import EnrollmentFactory, EntryFactory, UserFactory
+from ..factories import (
+    AttendanceFactory,
+    EnrollmentFactory,
+    EntryFactory,
+    LectureCompletionFactory,
+    LectureFactory,
+    MembershipFactory,
+    SessionFactory,
+    UserFactory,
+)
+from ..queries import assert_query_count_flat
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +39,21 @@ Type = TrainingSession.Type
 
 
 def make_session(program, mentor, *, type=Type.CASE_REVIEW, days=2, **fields) -> TrainingSession:
-    return TrainingSession.objects.create(
+    """A session of `type` led by `mentor`, starting in `days` days (in the past if negative)."""
+    return SessionFactory(
         program=program,
         mentor=mentor,
         type=type,
-        delivery=fields.pop("delivery", TrainingSession.Delivery.VIRTUAL_TWO_WAY),
-        title=fields.pop("title", f"{type} session"),
         starts_at=(timezone.now() + datetime.timedelta(days=days)).replace(microsecond=0),
-        duration_minutes=fields.pop("duration_minutes", 60),
         **fields,
     )
 
 
 def safety_lecture(program) -> Lecture:
-    return Lecture.objects.create(
+    return LectureFactory(
         program=program,
         title="MR safety for remote trainees",
-        topic=Category.objects.order_by("position").first(),
-        kind=Lecture.Kind.RECORDED,
+        topic_slug="safety",
         hours=Decimal("1.5"),
         is_mr_safety_module=True,
     )
@@ -57,7 +63,7 @@ def trainees_of(program, n: int, *, safe_lecture: Lecture | None = None):
     enrollments = [EnrollmentFactory(program=program) for _ in range(n)]
     if safe_lecture:
         for e in enrollments:
-            LectureCompletion.objects.create(lecture=safe_lecture, enrollment=e)
+            LectureCompletionFactory(lecture=safe_lecture, enrollment=e)
     return enrollments
 
 
@@ -168,9 +174,7 @@ def test_live_acquisition_needs_the_mr_safety_module(program, mentor, trainee, e
 
 def test_other_lectures_do_not_open_the_gate(program, mentor, trainee, enrollment):
     session = make_session(program, mentor, type=Type.LIVE_ACQUISITION)
-    other = Lecture.objects.create(
-        program=program, title="T1 mapping", topic=Category.objects.first(), kind="recorded", hours=1
-    )
+    other = LectureFactory(program=program, title="T1 mapping", topic_slug="safety", hours=1)
     svc.lecture_mark_done(actor=trainee, lecture=other)
     with pytest.raises(ValidationError, match="MR-safety"):
         svc.attendance_add(actor=trainee, session=session, enrollment=enrollment)
@@ -390,30 +394,32 @@ def test_outsiders_get_404_and_trainees_cannot_create_sessions(client, program, 
 
 
 def test_another_mentor_of_the_program_cannot_run_someone_elses_session(client, program, mentor, enrollment):
-    from programs.models import Membership
-
     colleague = UserFactory()
-    Membership.objects.create(user=colleague, program=program, role="mentor")
+    MembershipFactory(user=colleague, program=program, role="mentor")
     session = make_session(program, mentor)
     login(client, colleague)
     assert client.get(reverse("sessions:detail", args=[session.pk])).status_code == 200
     assert client.post(reverse("sessions:add_attendee", args=[session.pk]), {}).status_code == 403
 
 
-def _list_queries(client, program, mentor, n: int) -> int:
-    TrainingSession.objects.filter(program=program).delete()
-    for i in range(n):
-        s = make_session(program, mentor, days=(i % 5) - 2, title=f"S{i}")
-        Attendance.objects.create(session=s, enrollment=EnrollmentFactory(program=program))
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(reverse("sessions:list", args=[program.pk])).status_code == 200
-    return len(queries)
+def _sessions_with_one_attendee(program, mentor, first: int, last: int) -> None:
+    """Sessions number `first` to `last` - 1, from two days ago to in two days, each with one trainee attending."""
+    for i in range(first, last):
+        session = make_session(program, mentor, days=(i % 5) - 2, title=f"S{i}")
+        AttendanceFactory(session=session)
 
 
 def test_the_session_list_page_takes_a_constant_number_of_queries(client, program, mentor):
     login(client, mentor)
-    # session + user, program, roles, upcoming sessions (with counts), past sessions, the nav's roles
-    assert _list_queries(client, program, mentor, 3) == _list_queries(client, program, mentor, 20)
+    _sessions_with_one_attendee(program, mentor, 0, 3)
+    # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the program  5. the user's roles in it
+    # 6. upcoming sessions (with counts)  7. past sessions  8. the nav's roles
+    assert_query_count_flat(
+        client,
+        reverse("sessions:list", args=[program.pk]),
+        lambda: _sessions_with_one_attendee(program, mentor, 3, 20),
+        expected=8,
+    )
 
 
 # --- API -----------------------------------------------------------------------------------------------------------

@@ -8,15 +8,13 @@ import io
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from assessments.models import Competency, SignOff
+from assessments.models import SignOff
 from cases.models import CaseLogEntry
 from programs.models import Membership
 from progress.selectors.reports import report_for
@@ -24,7 +22,8 @@ from trainees.models import Enrollment
 from trainingportal.engine import get_ruleset
 from trainingportal.engine.evaluate import CURRICULUM
 
-from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, UserFactory
+from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, SignOffFactory, UserFactory
+from ..queries import assert_query_count_flat, captured_queries
 from .test_facts import BulkProgram
 
 pytestmark = pytest.mark.django_db
@@ -193,9 +192,9 @@ def cohort(program, mentor):
         case__categories=["flow"],
     )
     log(bella, mentor, 2, submitted=True)
-    SignOff.objects.create(
+    SignOffFactory(
         enrollment=bella,
-        competency=Competency.objects.create(code="stress", title="Stress perfusion", in_person_required=True),
+        competency_code="stress-testing",  # needs in-person experience
         signer=mentor,
         signed_on=today - datetime.timedelta(days=3),
         delivery=SignOff.Delivery.VIRTUAL,
@@ -413,28 +412,12 @@ def bulk(program, mentor):
     return BulkProgram(program, mentor)
 
 
-def _queries(client, url: str) -> list[str]:
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200, response.content[:500]
-    return [q["sql"] for q in ctx.captured_queries]
-
-
 def _grow(bulk: BulkProgram, small: list) -> None:
+    """From 5 trainees x 10 cases to 50 trainees x 300 cases."""
     bulk.add_cases(small, 290)
     bulk.add_cases(bulk.add_trainees(45), 300)
     assert Enrollment.objects.filter(program=bulk.program).count() == 50
     assert CaseLogEntry.objects.filter(enrollment__program=bulk.program).count() == 15_000
-
-
-def _assert_flat(client, url: str, bulk: BulkProgram, small: list, expected: int) -> None:
-    client.get(url)  # warm-up: first-request caches
-    before = _queries(client, url)
-    _grow(bulk, small)
-    after = _queries(client, url)
-    listing = "\n".join(["--- 5 x 10:", *before, "--- 50 x 300:", *after])
-    assert len(before) == len(after), listing
-    assert len(after) == expected, listing
 
 
 def _small(bulk: BulkProgram) -> list:
@@ -459,7 +442,9 @@ def test_trainee_dashboard_query_count_does_not_grow(bulk):
     # 5. the user's roles in the program (access function, reused by the view)  6-13. the facts (8)
     # 14. navigation roles  15. the enrollment's mentors  16-17. in-person competencies and the trainee's sign-offs
     # of them (the dossiers are listed on their own page, dossiers:for_enrollment)
-    _assert_flat(client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), bulk, small, expected=17)
+    assert_query_count_flat(
+        client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), lambda: _grow(bulk, small), expected=17
+    )
 
 
 def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
@@ -467,21 +452,31 @@ def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
     # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program  6. the user's roles in it
     # 7. the enrollments with trainee and program  8-15. the counted facts for all trainees at once (8)
     # 16. navigation roles
-    _assert_flat(client_for(director), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=16)
+    assert_query_count_flat(
+        client_for(director),
+        reverse("programs:dashboard", args=[program.pk]),
+        lambda: _grow(bulk, small),
+        expected=16,
+    )
 
 
 def test_mentor_dashboard_query_count_does_not_grow(bulk, mentor, program):
     small = _small(bulk)
     # The director's queries without the authenticators (a mentor needs no MFA); the enrollments are filtered by
     # mentor in the same query.
-    _assert_flat(client_for(mentor), reverse("programs:dashboard", args=[program.pk]), bulk, small, expected=15)
+    assert_query_count_flat(
+        client_for(mentor),
+        reverse("programs:dashboard", args=[program.pk]),
+        lambda: _grow(bulk, small),
+        expected=15,
+    )
 
 
 def test_director_csv_export_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # The dashboard's queries without the navigation roles (no page is rendered).
     url = reverse("programs:dashboard", args=[program.pk]) + "?format=csv"
-    _assert_flat(client_for(director), url, bulk, small, expected=15)
+    assert_query_count_flat(client_for(director), url, lambda: _grow(bulk, small), expected=15)
 
 
 def test_progress_endpoint_query_count_does_not_grow(bulk, director):
@@ -490,7 +485,9 @@ def test_progress_endpoint_query_count_does_not_grow(bulk, director):
     client.force_login(director)
     # 1. session  2. user  3. "is a director?" (MFA permission)  4. authenticators  5. the enrollment with trainee,
     # program, director  6. the user's roles in the program  7-14. the facts (8)
-    _assert_flat(client, f"/api/v1/enrollments/{small[0].pk}/progress/", bulk, small, expected=14)
+    assert_query_count_flat(
+        client, f"/api/v1/enrollments/{small[0].pk}/progress/", lambda: _grow(bulk, small), expected=14
+    )
 
 
 def test_director_dashboard_reads_the_viewers_roles_once(cohort, director, program):
@@ -498,6 +495,7 @@ def test_director_dashboard_reads_the_viewers_roles_once(cohort, director, progr
     # dashboard_enrollments must use them rather than asking the database again.
     url = reverse("programs:dashboard", args=[program.pk])
     client = client_for(director)
-    sql = _queries(client, url)
+    response, sql = captured_queries(lambda: client.get(url))
+    assert response.status_code == 200
     roles = f'"programs_membership"."program_id" = {program.pk} AND "programs_membership"."user_id" = {director.pk}'
     assert sum(roles in q for q in sql) == 1, "\n".join(q for q in sql if roles in q)

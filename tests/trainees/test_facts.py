@@ -14,7 +14,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assessments.models import Competency, SignOff
@@ -28,7 +27,8 @@ from trainingportal.accounts.models import User
 from trainingportal.engine import EntryFact, SessionFact, SignOffFact, get_ruleset
 from trainingportal.engine.evaluate import tally_entries
 
-from ..factories import EnrollmentFactory, EntryFactory
+from ..factories import AttendanceFactory, EnrollmentFactory, EntryFactory, SessionFactory, SignOffFactory
+from ..queries import assert_same_query_count, captured_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -54,24 +54,21 @@ class BulkProgram:
         self._rows: dict[int, tuple] = {}
         self.category_ids = list(Category.objects.order_by("position").values_list("pk", flat=True))
         starts = timezone.make_aware(datetime.datetime.combine(self.today, datetime.time(9)))
-        self.live = TrainingSession.objects.create(
+        self.live = SessionFactory(
             program=program,
             type=TrainingSession.Type.LIVE_ACQUISITION,
-            delivery=TrainingSession.Delivery.VIRTUAL_TWO_WAY,
             title="Live scan",
             mentor=mentor,
             starts_at=starts - datetime.timedelta(days=14),
             duration_minutes=90,
             console_shared=True,
         )
-        self.lecture = TrainingSession.objects.create(
+        self.lecture = SessionFactory(
             program=program,
             type=TrainingSession.Type.DIDACTIC_LIVE,
-            delivery=TrainingSession.Delivery.VIRTUAL_TWO_WAY,
             title="Lecture",
             mentor=mentor,
             starts_at=starts - datetime.timedelta(days=7),
-            duration_minutes=60,
         )
         self.competency, _ = Competency.objects.get_or_create(
             code=f"{prefix}-stress", defaults={"title": "Stress perfusion", "in_person_required": True}
@@ -281,10 +278,9 @@ def test_entries_are_in_date_order(enrollment, mentor):
 
 
 def _session(program, mentor, *, type_=TrainingSession.Type.LIVE_ACQUISITION, console_shared=False, minutes=90):
-    return TrainingSession.objects.create(
+    return SessionFactory(
         program=program,
         type=type_,
-        delivery=TrainingSession.Delivery.VIRTUAL_TWO_WAY,
         title="Session",
         mentor=mentor,
         starts_at=timezone.now() - datetime.timedelta(days=2),
@@ -314,10 +310,10 @@ def test_entries_carry_their_sessions_console_flag(enrollment, mentor, program, 
 
 def test_attended_sessions_become_facts_with_the_number_of_attendees(enrollment, other_enrollment, mentor, program):
     review = _session(program, mentor, type_=TrainingSession.Type.CASE_REVIEW, console_shared=True, minutes=75)
-    Attendance.objects.create(session=review, enrollment=enrollment, active_input=True)
-    Attendance.objects.create(session=review, enrollment=other_enrollment)
+    AttendanceFactory(session=review, enrollment=enrollment, active_input=True)
+    AttendanceFactory(session=review, enrollment=other_enrollment)
     lecture = _session(program, mentor, type_=TrainingSession.Type.DIDACTIC_RECORDED, minutes=45)
-    Attendance.objects.create(session=lecture, enrollment=other_enrollment)  # not this trainee's
+    AttendanceFactory(session=lecture, enrollment=other_enrollment)  # not this trainee's
 
     facts = gather_facts(enrollment)
 
@@ -348,20 +344,20 @@ def test_leave_periods_become_facts(enrollment, other_enrollment):
 
 
 def test_sign_offs_become_facts_with_the_in_person_requirement(enrollment, mentor):
-    stress = Competency.objects.create(code="stress-perfusion", title="Stress perfusion", in_person_required=True)
-    reporting = Competency.objects.create(code="reporting", title="Reporting")
-    for competency, delivery in ((stress, "virtual"), (reporting, "in_person")):
-        SignOff.objects.create(
+    # Of the competencies seeded by the data migration, stress testing needs in-person experience, MR safety
+    # screening does not.
+    for code, delivery in (("stress-testing", "virtual"), ("mr-safety-screening", "in_person")):
+        SignOffFactory(
             enrollment=enrollment,
-            competency=competency,
+            competency_code=code,
             signer=mentor,
             signed_on=datetime.date(2026, 10, 1),
             delivery=delivery,
         )
 
     assert set(gather_facts(enrollment).sign_offs) == {
-        SignOffFact("stress-perfusion", "virtual", datetime.date(2026, 10, 1), True),
-        SignOffFact("reporting", "in_person", datetime.date(2026, 10, 1), False),
+        SignOffFact("stress-testing", "virtual", datetime.date(2026, 10, 1), True),
+        SignOffFact("mr-safety-screening", "in_person", datetime.date(2026, 10, 1), False),
     }
 
 
@@ -497,21 +493,17 @@ def test_gather_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_300(progr
     bulk.add_cases(small, 10)
     small = reload(small)
 
-    with CaptureQueriesContext(connection) as small_queries:
-        small_facts = gather_facts_for(small)
+    small_facts, small_queries = captured_queries(lambda: gather_facts_for(small))
 
     bulk.add_cases(small, 290)
     bulk.add_cases(bulk.add_trainees(45), 300)
     large = reload(bulk.enrollments)
 
-    with CaptureQueriesContext(connection) as large_queries:
-        large_facts = gather_facts_for(large)
+    large_facts, large_queries = captured_queries(lambda: gather_facts_for(large))
 
     assert sum(len(f.entries) for f in small_facts.values()) == 5 * BulkProgram.signed_of(10)
     assert sum(len(f.entries) for f in large_facts.values()) == 50 * BulkProgram.signed_of(300) == 13_500
-    sql = "\n".join(q["sql"][:200] for q in large_queries.captured_queries)
-    assert len(small_queries) == len(large_queries), sql
-    assert len(large_queries) == GATHER_QUERIES, sql
+    assert_same_query_count(small_queries, large_queries, expected=GATHER_QUERIES)
 
 
 def test_gather_tallied_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_300(program, mentor):
@@ -522,19 +514,19 @@ def test_gather_tallied_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_3
     bulk.add_cases(small, 10)
     small = reload(small)
 
-    with CaptureQueriesContext(connection) as small_queries:
-        gather_tallied_facts_for(small, {e.pk: ruleset for e in small}, today=today)
+    _, small_queries = captured_queries(
+        lambda: gather_tallied_facts_for(small, {e.pk: ruleset for e in small}, today=today)
+    )
 
     bulk.add_cases(small, 290)
     bulk.add_cases(bulk.add_trainees(45), 300)
     large = reload(bulk.enrollments)
 
-    with CaptureQueriesContext(connection) as large_queries:
-        tallied = gather_tallied_facts_for(large, {e.pk: ruleset for e in large}, today=today)
+    tallied, large_queries = captured_queries(
+        lambda: gather_tallied_facts_for(large, {e.pk: ruleset for e in large}, today=today)
+    )
 
-    sql = "\n".join(q["sql"][:200] for q in large_queries.captured_queries)
-    assert len(small_queries) == len(large_queries), sql
-    assert len(large_queries) == TALLIED_QUERIES, sql
+    assert_same_query_count(small_queries, large_queries, expected=TALLIED_QUERIES)
     # The counts agree with the entries read one by one (here on 15,000 entries; test_tallies covers every filter).
     read = gather_facts_for(large[:3])
     for e in large[:3]:

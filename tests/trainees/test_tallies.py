@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from curriculum.models import Category
 from progress.selectors.facts import gather_facts_for, gather_tallied_facts_for
-from training.models import TrainingSession
 from trainingportal.engine import evaluate, list_rulesets
 from trainingportal.engine.evaluate import tally_entries
 
-from ..factories import CaseFactory, EnrollmentFactory, EntryFactory
+from ..factories import CaseFactory, EnrollmentFactory, EntryFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,18 +24,14 @@ SLUGS = ["cardiomyopathy", "infarction-viability", "congenital", "safety", "flow
 @pytest.fixture
 def varied(program, mentor, enrollment, other_enrollment):
     rng = random.Random(7)
-    console_on = TrainingSession.objects.create(
-        program=program, type="live_acquisition", delivery="virtual_two_way", title="Scanner", mentor=mentor,
-        starts_at=timezone.now(), duration_minutes=60, console_shared=True,
-    )  # fmt: skip
-    console_off = TrainingSession.objects.create(
-        program=program, type="live_acquisition", delivery="virtual_two_way", title="Scanner 2", mentor=mentor,
-        starts_at=timezone.now(), duration_minutes=60, console_shared=False,
-    )  # fmt: skip
-    review = TrainingSession.objects.create(
-        program=program, type="case_review", delivery="virtual_two_way", title="Review", mentor=mentor,
-        starts_at=timezone.now(), duration_minutes=60,
-    )  # fmt: skip
+    now = timezone.now()
+    console_on = SessionFactory(
+        program=program, type="live_acquisition", title="Scanner", mentor=mentor, starts_at=now, console_shared=True
+    )
+    console_off = SessionFactory(
+        program=program, type="live_acquisition", title="Scanner 2", mentor=mentor, starts_at=now
+    )
+    review = SessionFactory(program=program, type="case_review", title="Review", mentor=mentor, starts_at=now)
     third = EnrollmentFactory(program=program, mentors=[mentor])
     for target in (enrollment, other_enrollment, third):
         for _ in range(40):
