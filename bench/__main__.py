@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the dashboards under production-like load (issue 3, "Done when").
+"""`python -m bench` (`make bench`): the dashboards under production-like load.
 
 Seeds 10 programs x 50 trainees x 300 cases into PostgreSQL (once; `--reseed` forces it), serves the app with
 gunicorn and the production settings, and measures with wrk: the director dashboard of a 50-trainee program, a

@@ -16,7 +16,7 @@ class CaseLogEntryAdmin(admin.ModelAdmin):
     list_select_related = ["case", "enrollment__trainee", "signed_by"]
 
     def has_change_permission(self, request, obj=None):
-        # Signed entries are immutable, in the admin too; corrections are amendments (issue 4).
+        # Signed entries are immutable, in the admin too; corrections are amendments.
         if obj is not None and obj.status == CaseLogEntry.Status.SIGNED:
             return False
         return super().has_change_permission(request, obj)

@@ -1,5 +1,5 @@
-"""Export of a trainee's own case log, across all their enrollments and statuses: their portable record (issue 4,
-item 8). The CSV uses the import's column names where they mean the same, so an export can be imported elsewhere."""
+"""Export of a trainee's own case log, across all their enrollments and statuses: their portable record. The CSV
+uses the import's column names where they mean the same, so an export can be imported elsewhere."""
 
 import csv
 import json

@@ -1,4 +1,4 @@
-"""Import of a trainee's prior case log from a CSV file (issue 4, item 8).
+"""Import of a trainee's prior case log from a CSV file.
 
 Every row goes through `cases.services.entry_create`, so an imported entry meets the web form's rules and the PHI
 guard. The dry run is the real import inside a transaction that is always rolled back; confirming runs the same

@@ -464,7 +464,3 @@ def last_entry_defaults(enrollment) -> dict:
         "source": last.case.source,
         "roles": last.roles,
     }
-
-
-def default_performed_on() -> date:
-    return timezone.localdate()

@@ -11,7 +11,3 @@ def curriculum_topics() -> QuerySet[Category]:
 def topic_rows() -> list[tuple[int, str, str]]:
     """(id, slug, name) of every topic, in order."""
     return list(curriculum_topics().values_list("id", "slug", "name"))
-
-
-def topics_by_slug(slugs) -> QuerySet[Category]:
-    return Category.objects.filter(slug__in=list(slugs))

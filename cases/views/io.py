@@ -1,4 +1,4 @@
-"""Import and export of a trainee's case log (issue 4, item 8). Trainees only: anyone else has no case log (403)."""
+"""Import and export of a trainee's case log Trainees only: anyone else has no case log (403)."""
 
 import io
 

@@ -4,7 +4,6 @@ verification."""
 
 from dataclasses import asdict
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -18,7 +17,7 @@ from .. import compliance, selectors
 from ..models import ProgramReview, ProgramReviewEvent
 from ..services import programs as verification
 
-# --- program verification (issue 5): the S1–S15 checklist, submission and the SCMR reviewer's steps
+# --- program verification: the S1–S15 checklist, submission and the SCMR reviewer's steps
 
 
 class ChecklistLineSerializer(serializers.Serializer):
@@ -63,26 +62,24 @@ class DeclineSerializer(ReviewDecisionSerializer):
     comment = serializers.CharField(help_text="The reason for declining.")
 
 
-def _verification_call(fn, **kwargs):
-    return fn(**kwargs)
-
-
 class ProgramVerificationActions:
     """Mixed into ProgramViewSet. Access goes through verification.selectors.get_program_for_review."""
 
-    def _program(self, action: str):
-        pk = self.kwargs["pk"]
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            raise Http404 from None
-        return selectors.get_program_for_review(self.request.user, pk, action=action).obj
+    # The access action of each viewset action (AccessFunctionMixin; the access function is get_program_for_review).
+    object_action = {
+        "checklist": "checklist",
+        "submit": "submit",
+        "take": "review",
+        "request_changes": "review",
+        "verify": "review",
+        "decline": "review",
+    }
 
     @extend_schema(responses=ChecklistSerializer)
     @action(detail=True)
     def checklist(self, request, pk=None):
         """The S1–S15 checklist (director, SCMR reviewers). Lines `not_met` block submission."""
-        program = self._program("checklist")
+        program = self.get_object()
         lines = selectors.program_checklist(program)
         data = {
             "verification_status": program.verification_status,
@@ -95,7 +92,7 @@ class ProgramVerificationActions:
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         """Submit to SCMR (director); 400 while a checklist line is not met."""
-        program = self._program("submit")
+        program = self.get_object()
         review = verification.program_submit(actor=request.user, program=program)
         return Response(ProgramReviewSerializer(review).data, status=201)
 
@@ -103,12 +100,12 @@ class ProgramVerificationActions:
     @action(detail=True, methods=["post"])
     def take(self, request, pk=None):
         """Take the open review (SCMR reviewer, never one of the program's institution)."""
-        program = self._program("review")
+        program = self.get_object()
         review = verification.review_take(actor=request.user, program=program)
         return Response(ProgramReviewSerializer(review).data)
 
     def _decide(self, request, decision: str, serializer_class):
-        program = self._program("review")
+        program = self.get_object()
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         review = verification.review_decide(

@@ -1,6 +1,6 @@
 """`python manage.py seed_bench --programs P --trainees-per-program T --cases-per-trainee C [--seed N] [--reset]`
 
-Large, realistic data for benchmarks (SPEC section 6, issue 3): per program a director with TOTP, 3-5 mentors,
+Large, realistic data for benchmarks (SPEC section 6): per program a director with TOTP, 3-5 mentors,
 T trainees at different stages of Level II training, and C case-log entries per trainee, each on its own
 pseudonymous Case, plus live-acquisition and didactic sessions with attendance. The case mix, the texts and the
 feedback come from seed_demo, so nothing here identifies a patient.
