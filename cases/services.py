@@ -96,6 +96,8 @@ def _resolve_related(enrollment, fields: dict) -> dict:
 
 
 def _validate_entry(entry: CaseLogEntry) -> None:
+    """The entry's own rules. Its session and mentor arrive resolved (_resolve_related); the mentor is checked again
+    because an edit may keep a mentor who has since left the program."""
     errors = {}
     if not entry.roles:
         errors["roles"] = "Tick at least one role: what did you do with this case?"
@@ -107,11 +109,6 @@ def _validate_entry(entry: CaseLogEntry) -> None:
         errors["performed_on"] = "The date is more than five years before the enrollment started."
     if entry.supervising_mentor_id and entry.supervising_mentor_id not in allowed_supervisor_ids(entry.enrollment):
         errors["supervising_mentor"] = "Choose one of your mentors."
-    if entry.session_id:
-        try:
-            session_for_entry(entry.enrollment, entry.session_id)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     check_phi_fields(
@@ -438,7 +435,7 @@ def group_review_create(
             performed_on=performed_on,
             interpreted=True,
             delivery=delivery,
-            session=session,
+            session=_resolve_related(enrollment, {"session": session})["session"],
             supervising_mentor=actor,
             group_review=review,
         )
