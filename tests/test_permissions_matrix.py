@@ -22,10 +22,20 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from programs.models import Invitation
+from programs.models import Program
 from verification.models import VerificationRequest
 
-from .factories import EntryFactory, UserFactory, VerificationRequestFactory
+from .factories import (
+    AttendanceFactory,
+    EntryFactory,
+    FeedTokenFactory,
+    InvitationFactory,
+    LectureFactory,
+    ProgramReviewFactory,
+    SessionFactory,
+    UserFactory,
+    VerificationRequestFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +90,7 @@ def world(director, program, mentor, trainee, enrollment, other_trainee, other_e
         submitted_at=now,
     )
     vr_failed = VerificationRequestFactory(enrollment=enrollment, status="failed", failure_reason="Test failure.")
-    invitation = Invitation.objects.create(
+    invitation = InvitationFactory(
         program=program,
         email="newcomer@example.test",
         role="mentor",
@@ -148,44 +158,27 @@ vr_failed = lambda w: [w.vr_failed.pk]  # noqa: E731
 missing = lambda w: [MISSING_PK]  # noqa: E731
 
 
-# --- sessions (issue 5): objects made on first use (each role's request is rolled back, so get_or_create)
+# --- sessions, lectures, the calendar feed: objects made for the row that needs them. A row's args are built once
+# per role, inside that role's savepoint, which is rolled back: each role's request finds a fresh object.
 def _session(w):
-    from training.models import TrainingSession
-
-    return TrainingSession.objects.get_or_create(
+    return SessionFactory(
         program=w.program,
         title="Matrix case review",
-        defaults={
-            "type": "case_review",
-            "delivery": "virtual_two_way",
-            "mentor": w.users["mentor"],
-            "starts_at": timezone.now() + datetime.timedelta(days=1),
-            "duration_minutes": 60,
-        },
-    )[0]
+        mentor=w.users["mentor"],
+        starts_at=timezone.now() + datetime.timedelta(days=1),
+    )
 
 
 def _attendance(w):
-    from training.models import Attendance
-
-    return Attendance.objects.get_or_create(session=_session(w), enrollment=w.enrollment)[0]
+    return AttendanceFactory(session=_session(w), enrollment=w.enrollment)
 
 
 def _lecture(w):
-    from curriculum.models import Category
-    from training.models import Lecture
-
-    return Lecture.objects.get_or_create(
-        program=w.program,
-        title="Matrix lecture",
-        defaults={"topic": Category.objects.first(), "kind": "recorded", "hours": 1},
-    )[0]
+    return LectureFactory(program=w.program, title="Matrix lecture", topic_slug="safety", hours=1)
 
 
 def _feed_token(w):
-    from training.models import CalendarFeedToken
-
-    return CalendarFeedToken.objects.get_or_create(user=w.users["trainee"], revoked_at=None)[0]
+    return FeedTokenFactory(user=w.users["trainee"])
 
 
 def _session_data(w):
@@ -202,25 +195,18 @@ def _session_data(w):
 
 session = lambda w: [_session(w).pk]  # noqa: E731
 
-# --- program verification (issue 5): program states for the rows below (made inside each role's savepoint)
+# --- program verification: program states for the rows below (made inside each role's savepoint)
 
 
 def _program_with_plan(w) -> list:
-    from programs.models import Program
-
     name = default_storage.save("plans/matrix-plan.pdf", ContentFile(b"%PDF-1.7 test"))
     Program.objects.filter(pk=w.program.pk).update(remote_training_plan=name, remote_training_plan_sha256="2" * 64)
     return [w.program.pk]
 
 
 def _program_submitted(w, *, taken: bool = False) -> list:
-    from programs.models import Program
-    from verification.models import ProgramReview
-
     reviewer = w.users["reviewer"] if taken else None
-    ProgramReview.objects.create(
-        program=w.program, submitted_by=w.program.director, status="submitted", reviewer=reviewer
-    )
+    ProgramReviewFactory(program=w.program, submitted_by=w.program.director, status="submitted", reviewer=reviewer)
     Program.objects.filter(pk=w.program.pk).update(verification_status="submitted")
     return [w.program.pk]
 
@@ -292,7 +278,7 @@ MATRIX = [
     R("cases:sign_batch",           "post", none,         LOGIN,    400,    400,   400,   400,     400,     400),
     R("cases:group_review_create",  "get",  none,         LOGIN,    403,    403,   200,   403,     403,     403),
     R("cases:group_review_create",  "post", none,         LOGIN,    403,    403,   OK,    403,     403,     403),
-    # --- case-log import/export (issue 4)
+    # --- case-log import/export
     # A trainee's own log only (other_trainee has one too); users who are not trainees have no log to move → 403.
     R("cases_io:export_csv",        "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
     R("cases_io:export_json",       "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
@@ -364,7 +350,7 @@ MATRIX = [
     R("verification-request-submit", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     403, label="submitted"),
     R("verification-request-decide", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     400, label="submitted"),
     R("verification-request-decide", "post", vr_ready,    API_ANON, 403,    403,   403,   403,     404,     404, label="ready"),
-    # --- sessions (issue 5): program members only (reviewers are outsiders to training sessions); leading a session
+    # --- sessions: program members only (reviewers are outsiders to training sessions); leading a session
     # is for its mentor and the director, signing up for trainees.
     R("sessions:list",              "get",  program,      LOGIN,    200,    200,   200,   200,     404,     404),
     R("sessions:create",            "get",  program,      LOGIN,    403,    403,   200,   200,     404,     404),
@@ -393,7 +379,7 @@ MATRIX = [
     R("session-detail",             "get",  session,      API_ANON, 200,    200,   200,   200,     404,     404),
     R("session-detail",             "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
     R("session-attend",             "post", session,      API_ANON, 200,    200,   403,   403,     404,     404),
-    # --- program verification (issue 5)
+    # --- program verification
     # The profile and submission are the director's; the review pages are for SCMR reviewers without a conflict of
     # interest (same-institution reviewers: tests/programs/test_program_verification.py). Refused steps (a draft has
     # nothing to take) come back as a message and a redirect (HTML) or 400 (API). A draft is the director's own

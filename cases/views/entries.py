@@ -216,7 +216,9 @@ def entry_review(request, pk: int):
                 add_service_errors(read_form, exc, field_map={"mentor_final_diagnosis": "final_diagnosis"})
             else:
                 return redirect("cases:review", pk=entry.pk)
-        return render(request, "cases/entry_review_blind.html", {"entry": entry, "form": read_form})
+        return render(
+            request, "cases/entry_review_blind.html", {"entry": entry, "form": read_form}, status=form_status(read_form)
+        )
 
     read_fields = [f for f in CaseLogEntry.READ_FIELDS if getattr(entry, f) not in (None, "")]
     computed = services.compare_reads(entry)
@@ -242,7 +244,7 @@ def entry_review(request, pk: int):
             next_entry = selectors.review_inbox(request.user).first()
             return redirect("cases:review", pk=next_entry.pk) if next_entry else redirect("cases:inbox")
     context = {"entry": entry, "form": form, "reads": _read_rows(entry), "blind": entry.program_blind_review}
-    return render(request, "cases/entry_review.html", context)
+    return render(request, "cases/entry_review.html", context, status=form_status(form))
 
 
 @login_required

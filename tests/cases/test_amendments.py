@@ -113,7 +113,7 @@ def test_amendment_without_a_reason_is_refused(signed_entry, trainee, reason):
         reverse("cases:amend", args=[signed_entry.pk]), _amend_form_data(signed_entry, lvef="42", reason=reason)
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["reason_form"].errors["reason"]
     signed_entry.refresh_from_db()
     assert signed_entry.lvef == 35 and signed_entry.status == Status.SIGNED
@@ -125,7 +125,7 @@ def test_amendment_that_changes_nothing_is_refused(signed_entry, trainee):
 
     response = web(trainee).post(reverse("cases:amend", args=[signed_entry.pk]), _amend_form_data(signed_entry))
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Nothing was changed." in response.context["form"].non_field_errors()
     signed_entry.refresh_from_db()
     assert signed_entry.status == Status.SIGNED
@@ -140,7 +140,7 @@ def test_amendment_with_phi_in_the_reason_is_refused(signed_entry, trainee):
         _amend_form_data(signed_entry, lvef="42", reason="Called the patient on 07700 900123"),
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "phone number" in response.context["reason_form"].errors["reason"][0]
     assert _row_counts() == before
 

@@ -100,7 +100,9 @@ def test_batch_sign_offers_and_accepts_only_entries_of_the_mentors_inbox(
                 reverse("cases:sign_batch"),
                 {"entries": [mine.pk, other.pk], "mentor_feedback": "Agree.", "confirm": confirm},
             )
-            assert response.status_code == 302 and response.url == reverse("cases:inbox")
+            # Refused as a whole: the inbox again, with the reason.
+            assert response.status_code == 400
+            assert [t.name for t in response.templates][0] == "cases/review_inbox.html"
 
     assert {
         e.pk: (e.status, e.signed_by_id, e.signed_at, e.updated_at)

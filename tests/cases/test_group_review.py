@@ -79,7 +79,7 @@ def test_group_review_refuses_a_trainee_the_mentor_does_not_supervise(three_trai
         reverse("cases:group_review_create"), _group_review_data([*three_trainees, other_enrollment])
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["enrollments"]
     assert _row_counts() == before
 

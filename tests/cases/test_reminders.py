@@ -6,8 +6,6 @@ import smtplib
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +16,7 @@ from programs.models import Membership
 from trainees.models import Enrollment, LeavePeriod
 
 from ..factories import EnrollmentFactory, EntryFactory, MembershipFactory, UserFactory
+from ..queries import assert_same_query_count, captured_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -301,34 +300,29 @@ def _add_people(program, n):
         CaseLogEntry.objects.filter(pk=entry.pk).update(created_at=timezone.now() - 30 * DAY)
 
 
-def _count_queries(today):
-    with CaptureQueriesContext(connection) as ctx:
-        summary = _run(today)
-    return summary, len(ctx.captured_queries)
-
-
 def test_query_count_does_not_grow_with_the_number_of_people(program, today):
     _add_people(program, 2)
-    small, small_queries = _count_queries(today)
+    small, small_queries = captured_queries(lambda: _run(today))
 
     _add_people(program, 18)
     ReminderLog.objects.all().delete()
     mail.outbox.clear()
-    large, large_queries = _count_queries(today)
+    large, large_queries = captured_queries(lambda: _run(today))
 
     assert small == {"mentor_digests": 2, "trainee_nudges": 2}
     assert large == {"mentor_digests": 20, "trainee_nudges": 20}
     # Digests: counts per mentor, oldest 10 per mentor (ROW_NUMBER), claim INSERT, claim SELECT.
     # Nudges: candidate enrollments, claim INSERT, claim SELECT.
-    assert small_queries == large_queries == 7
+    assert_same_query_count(small_queries, large_queries, expected=7)
     assert len(mail.outbox) == 40
 
 
 def test_nothing_due_costs_two_queries(program, today):
-    with CaptureQueriesContext(connection) as ctx:
-        assert _run(today) == {"mentor_digests": 0, "trainee_nudges": 0}
+    summary, queries = captured_queries(lambda: _run(today))
+
+    assert summary == {"mentor_digests": 0, "trainee_nudges": 0}
     # One candidate query per kind, no claims.
-    assert len(ctx.captured_queries) == 2
+    assert len(queries) == 2, "\n".join(queries)
 
 
 class FlakyBackend(EmailBackend):
@@ -388,7 +382,7 @@ def test_task_retries_a_transient_smtp_error_without_sending_twice(enrollment, m
 
 def test_task_runs_eagerly_and_returns_the_summary(enrollment, mentor, today):
     _submitted(enrollment, mentor, days_ago=8)
-    Enrollment.objects.create(trainee=UserFactory(), program=enrollment.program, start_date=today - 20 * DAY)
+    EnrollmentFactory(program=enrollment.program, start_date=today - 20 * DAY)  # nudged: no entry in 20 days
 
     assert case_log_reminders_send.delay().get() == {"mentor_digests": 1, "trainee_nudges": 1}
     assert case_log_reminders_send.delay().get() == {"mentor_digests": 0, "trainee_nudges": 0}

@@ -1,4 +1,4 @@
-"""Issue 4 in real Chromium: logging a case from an empty form takes at most 8 user actions, and a mentor signs 20
+"""In real Chromium: logging a case from an empty form takes at most 8 user actions, and a mentor signs 20
 pending entries in at most 3. Every click, fill and key press counts as one action."""
 
 import pytest

@@ -1,12 +1,14 @@
-"""The trainee's page lists the in-person-required competencies with their status (issue 5, item 7)."""
+"""The trainee's page lists the in-person-required competencies with their status: signed in person, signed only
+virtually (which does not count), or not yet."""
 
 import datetime
 
 import pytest
 from django.urls import reverse
 
-from assessments.models import Competency, SignOff
 from assessments.selectors import in_person_items
+
+from ..factories import SignOffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +22,13 @@ def test_the_seeded_in_person_competencies_start_as_not_yet(enrollment):
 
 
 def test_a_virtual_sign_off_does_not_count_an_in_person_one_does(enrollment, mentor, client):
-    stress = Competency.objects.get(code="stress-testing")
-    cied = Competency.objects.get(code="cied-scanning")
     today = datetime.date.today()
-    SignOff.objects.create(enrollment=enrollment, competency=stress, signer=mentor, signed_on=today, delivery="virtual")
-    SignOff.objects.create(enrollment=enrollment, competency=cied, signer=mentor, signed_on=today, delivery="in_person")
+    SignOffFactory(
+        enrollment=enrollment, competency_code="stress-testing", signer=mentor, signed_on=today, delivery="virtual"
+    )
+    SignOffFactory(
+        enrollment=enrollment, competency_code="cied-scanning", signer=mentor, signed_on=today, delivery="in_person"
+    )
     assert _status(enrollment) == {"cied-scanning": "in_person", "stress-testing": "virtual_only"}
     client.force_login(enrollment.trainee)
     page = client.get(reverse("trainees:progress", args=[enrollment.pk])).content.decode()

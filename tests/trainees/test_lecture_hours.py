@@ -1,4 +1,4 @@
-"""Lectures of the library completed by the trainee count as didactic hours (issue 5, item 6)."""
+"""Lectures of the library completed by the trainee count as didactic hours, from the day they were completed."""
 
 import datetime
 from decimal import Decimal
@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from curriculum.models import Category
 from progress.selectors.facts import gather_facts
-from training.models import Lecture, LectureCompletion
+from training.models import Lecture
 from trainingportal.engine import evaluate
 from trainingportal.engine.rulesets import parse_ruleset
+
+from ..factories import LectureCompletionFactory, LectureFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,28 +32,22 @@ RULESET = parse_ruleset(
 
 
 def _lecture(program, hours: str) -> Lecture:
-    return Lecture.objects.create(
-        program=program,
-        title=f"{hours} h",
-        topic=Category.objects.get(slug="safety"),
-        kind="recorded",
-        hours=Decimal(hours),
-    )
+    return LectureFactory(program=program, title=f"{hours} h", topic_slug="safety", hours=Decimal(hours))
 
 
 def test_completed_lectures_count_as_didactic_hours(enrollment, program):
-    LectureCompletion.objects.create(lecture=_lecture(program, "1.50"), enrollment=enrollment)
+    LectureCompletionFactory(lecture=_lecture(program, "1.50"), enrollment=enrollment)
     _lecture(program, "3.00")  # not completed: does not count
     report = evaluate(gather_facts(enrollment), RULESET, today=timezone.localdate())
     result = report.requirement("didactics")
     assert (result.achieved, result.met) == (1.5, False)
-    LectureCompletion.objects.create(lecture=_lecture(program, "0.50"), enrollment=enrollment)
+    LectureCompletionFactory(lecture=_lecture(program, "0.50"), enrollment=enrollment)
     result = evaluate(gather_facts(enrollment), RULESET, today=timezone.localdate()).requirement("didactics")
     assert (result.achieved, result.met) == (2.0, True)
     assert len(result.detail["lectures"]) == 2
 
 
 def test_a_lecture_completed_after_the_report_date_does_not_count(enrollment, program):
-    LectureCompletion.objects.create(lecture=_lecture(program, "2.00"), enrollment=enrollment)
+    LectureCompletionFactory(lecture=_lecture(program, "2.00"), enrollment=enrollment)
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     assert evaluate(gather_facts(enrollment), RULESET, today=yesterday).requirement("didactics").achieved == 0
