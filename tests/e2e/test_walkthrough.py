@@ -186,9 +186,12 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     expect(mentors).to_have_text("Mia Mentor")
     tpage.screenshot(path=screens / "progress.png", full_page=True)
 
-    # 4e. The director requests a dossier from the trainee's progress page and submits it to SCMR.
+    # 4e. The director requests a dossier from the trainee's dossiers page (linked from the progress page) and submits
+    # it to SCMR.
     dpage.goto(program_url)
     dpage.get_by_role("link", name="Theo Trainee").click()
+    dpage.get_by_role("link", name="Request a verification dossier, or see the earlier ones").click()
+    expect(dpage.get_by_text("No dossier yet.")).to_be_visible()
     dpage.get_by_role("button", name="Request a verification dossier").click()
     expect(dpage.get_by_role("heading", name="Verification dossier")).to_be_visible()
     expect(dpage.locator("#vr-status")).to_have_text("Ready", timeout=60_000)
