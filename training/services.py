@@ -10,13 +10,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from programs.models import Membership, Program
-from programs.selectors import is_program_member
+from programs.selectors import is_program_member, roles_in_program
 from trainees.selectors import active_enrollment_in_program, is_active_in_program
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
 from .models import Attendance, CalendarFeedToken, Lecture, LectureCompletion, TrainingSession
-from .selectors import group_limit, has_completed_safety_module, program_session_leaders
+from .selectors import can_lead, group_limit, has_completed_safety_module, program_session_leaders
 
 Role = Membership.Role
 Type = TrainingSession.Type
@@ -132,7 +132,10 @@ def attendance_record(
     active_input: bool,
     active_input_note: str = "",
 ) -> Attendance:
-    """The mentor's evidence for one trainee: when they joined and left, whether they gave input (S6)."""
+    """The mentor's evidence for one trainee: when they joined and left, whether they gave input (S6). Recorded by
+    the session's mentor or the program director."""
+    if not can_lead(actor, attendance.session, roles_in_program(actor, attendance.session.program_id)):
+        raise PermissionDenied("Only the session's mentor or the program director records attendance.")
     note = (active_input_note or "").strip()
     check_phi_fields({"active_input_note": note}, ATTENDANCE_LABELS)
     if joined_at and left_at and left_at < joined_at:

@@ -6,19 +6,22 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from programs.models import Membership
+from programs.selectors import is_program_member
 from trainingportal.core.audit import log_action
 from trainingportal.core.pdf import RENDER_ERRORS
 from trainingportal.core.phi import check_phi_fields
 
 from ..dossier import build_snapshot, render_dossier
 from ..models import VerificationRequest
+from ..selectors import is_conflicted
 
 logger = logging.getLogger(__name__)
 Status = VerificationRequest.Status
@@ -33,8 +36,14 @@ def _enqueue(pk: int) -> None:
     verification_request_generate.delay_on_commit(pk)
 
 
+def _check_director(actor, enrollment) -> None:
+    if not is_program_member(actor, enrollment.program_id, Membership.Role.DIRECTOR):
+        raise PermissionDenied("Only the program director requests and submits dossiers.")
+
+
 @transaction.atomic
 def verification_request_create(*, actor, enrollment) -> VerificationRequest:
+    _check_director(actor, enrollment)
     if VerificationRequest.objects.filter(enrollment=enrollment, status__in=VerificationRequest.IN_PROGRESS).exists():
         raise ValidationError("A dossier for this trainee is already being generated. Wait for it to finish.")
     vr = VerificationRequest(enrollment=enrollment, requested_by=actor)
@@ -107,6 +116,7 @@ def verification_request_fail(*, pk: int, reason: str) -> None:
 
 @transaction.atomic
 def verification_request_retry(*, actor, vr: VerificationRequest) -> VerificationRequest:
+    _check_director(actor, vr.enrollment)
     moved = VerificationRequest.objects.filter(pk=vr.pk, status=Status.FAILED).update(status=Status.QUEUED)
     if not moved:
         raise ValidationError("Only a failed dossier can be generated again.")
@@ -129,6 +139,7 @@ def _transition(vr, *, actor, action: str, from_statuses, **changes) -> Verifica
 
 @transaction.atomic
 def verification_request_submit(*, actor, vr: VerificationRequest) -> VerificationRequest:
+    _check_director(actor, vr.enrollment)
     return _transition(
         vr,
         actor=actor,
@@ -141,6 +152,8 @@ def verification_request_submit(*, actor, vr: VerificationRequest) -> Verificati
 
 @transaction.atomic
 def verification_request_decide(*, actor, vr: VerificationRequest, verified: bool, reasons: str) -> VerificationRequest:
+    if not actor.is_reviewer or is_conflicted(actor, vr.enrollment.program):
+        raise PermissionDenied("Only an SCMR reviewer without a conflict of interest decides on a dossier.")
     check_phi_fields({"decision_reasons": reasons}, {"decision_reasons": "Reasons"})
     if not verified and not reasons.strip():
         raise ValidationError({"decision_reasons": "Say why the dossier is returned, so the program can act on it."})
