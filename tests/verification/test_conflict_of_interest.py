@@ -130,3 +130,27 @@ def test_a_reviewer_without_an_institution_is_conflicted_only_by_membership(unde
     assert not is_conflicted(user, program)
     MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
     assert is_conflicted(user, program)
+
+
+@pytest.mark.parametrize("kind", ["mentor", "institution:  EXAMPLE heart center"])
+def test_the_dossier_service_itself_refuses_a_conflicted_reviewer(under_review, kind):
+    """Called as a script or a future view would, past every page: the rule holds in the service too."""
+    from django.core.exceptions import PermissionDenied
+
+    from verification.services import dossiers
+
+    program, vr = under_review
+    with pytest.raises(PermissionDenied):
+        dossiers.verification_request_decide(actor=_conflicted(kind, program), vr=vr, verified=True, reasons="")
+    vr.refresh_from_db()
+    assert vr.status == VerificationRequest.Status.SUBMITTED
+
+
+def test_only_the_director_requests_a_dossier_in_the_service(enrollment, mentor):
+    from django.core.exceptions import PermissionDenied
+
+    from verification.services import dossiers
+
+    with pytest.raises(PermissionDenied):
+        dossiers.verification_request_create(actor=mentor, enrollment=enrollment)
+    assert not VerificationRequest.objects.filter(enrollment=enrollment).exists()
