@@ -259,10 +259,25 @@ def _choice(text: str, choices) -> str | None:
     return None
 
 
+_OBSERVED = "observed (in the room or remotely, by the delivery)"
 _ROLE_CHOICES = [(name, CaseLogEntry._meta.get_field(name).verbose_name) for name in CaseLogEntry.ROLE_FIELDS] + [
-    ("acquired_hands_on", "acquired"),
-    ("observed_console", "observed"),
+    ("primary_operator", "operated"),
+    ("assisted_console", "assisted"),
+    # Role names of logs exported before the roles were split: "acquired hands-on" did not say who was at the
+    # controls, so it reads as assisting (performed, the weaker claim); "observed at the console" becomes in the
+    # room or remote by the row's delivery (below).
+    ("assisted_console", "acquired_hands_on"),
+    ("assisted_console", "acquired"),
+    (_OBSERVED, "observed_console"),
+    (_OBSERVED, "observed"),
 ]
+# Old role names spelled the same way in the idempotency key as before the split, so that re-importing a file
+# imported earlier still finds its rows.
+_KEY_ROLE_NAMES = {
+    "assisted_console": "acquired_hands_on",
+    "observed_in_room": "observed_console",
+    "observed_remotely": "observed_console",
+}
 
 
 def _split(text: str) -> list[str]:
@@ -341,7 +356,6 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
         )
     elif cells["roles"] and not roles:
         error("roles", "Name at least one role.")
-    values.update(CaseLogEntry.role_flags(roles))
 
     if cells["delivery"]:
         values["delivery"] = _choice(cells["delivery"], CaseLogEntry.Delivery.choices)
@@ -350,6 +364,11 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
                 "delivery",
                 f"Unknown delivery “{cells['delivery']}”. Use one of {_choices_help(CaseLogEntry.Delivery.choices)}.",
             )
+    if _OBSERVED in roles:
+        roles.discard(_OBSERVED)
+        in_person = values.get("delivery") == CaseLogEntry.Delivery.IN_PERSON
+        roles.add("observed_in_room" if in_person else "observed_remotely")
+    values.update(CaseLogEntry.role_flags(roles))
 
     if cells["supervising_mentor"]:
         values["supervising_mentor"] = lookups.mentors.get(cells["supervising_mentor"].lower())
@@ -398,7 +417,7 @@ def import_key(values: dict) -> str:
         "complete_study": values["complete_study"],
         "categories": sorted(c.slug for c in values["categories"]),
         "technique_tags": sorted({text(t).casefold() for t in values["technique_tags"]}),
-        "roles": sorted(name for name in CaseLogEntry.ROLE_FIELDS if values[name]),
+        "roles": sorted({_KEY_ROLE_NAMES.get(name, name) for name in CaseLogEntry.ROLE_FIELDS if values[name]}),
         "delivery": values["delivery"],
         "supervising_mentor": values["supervising_mentor"].email.lower(),
         "lvef": values["lvef"],

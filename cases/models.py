@@ -66,7 +66,21 @@ class CaseLogEntry(models.Model):
         DIFFUSE = "diffuse", "Diffuse / patchy"
         NOT_ASSESSED = "not_assessed", "Not assessed"
 
-    ROLE_FIELDS = ["interpreted", "acquired_hands_on", "observed_console", "protocolled", "post_processed"]
+    # What the trainee did with the case. Only the first two are *performing* the scan (SCMR 2018: hands-on
+    # experience; the SCMR 2021 virtual statement substitutes observation for only "a portion" of it): watching the
+    # console, in the room or remotely, is observation and never counts as performed.
+    ROLE_FIELDS = [
+        "primary_operator",
+        "assisted_console",
+        "observed_in_room",
+        "observed_remotely",
+        "interpreted",
+        "preliminary_report",
+        "protocolled",
+        "post_processed",
+    ]
+    PERFORMED_ROLES = ("primary_operator", "assisted_console")
+    OBSERVED_ROLES = ("observed_in_room", "observed_remotely")
     # The structured read, recorded by the trainee and (blind review) by the mentor, compared field by field.
     READ_FIELDS = ["lvef", "lv_edvi", "lge_pattern", "final_diagnosis"]
     EDITABLE_STATUSES = {Status.DRAFT, Status.RETURNED}
@@ -74,9 +88,12 @@ class CaseLogEntry(models.Model):
     enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.PROTECT, related_name="entries")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="entries")
     performed_on = models.DateField("date")
+    primary_operator = models.BooleanField("primary operator at the console", default=False)
+    assisted_console = models.BooleanField("assisted at the console", default=False)
+    observed_in_room = models.BooleanField("observed in the room", default=False)
+    observed_remotely = models.BooleanField("observed remotely", default=False)
     interpreted = models.BooleanField(default=False)
-    acquired_hands_on = models.BooleanField("acquired hands-on", default=False)
-    observed_console = models.BooleanField("observed at the console", default=False)
+    preliminary_report = models.BooleanField("preliminary report written", default=False)
     protocolled = models.BooleanField(default=False)
     post_processed = models.BooleanField("post-processed", default=False)
     delivery = models.CharField(max_length=25, choices=Delivery.choices, default=Delivery.IN_PERSON)
@@ -136,9 +153,12 @@ class CaseLogEntry(models.Model):
                 fields=["enrollment", "import_key"], condition=~models.Q(import_key=""), name="entry_unique_import_key"
             ),
             models.CheckConstraint(
-                condition=models.Q(interpreted=True)
-                | models.Q(acquired_hands_on=True)
-                | models.Q(observed_console=True)
+                condition=models.Q(primary_operator=True)
+                | models.Q(assisted_console=True)
+                | models.Q(observed_in_room=True)
+                | models.Q(observed_remotely=True)
+                | models.Q(interpreted=True)
+                | models.Q(preliminary_report=True)
                 | models.Q(protocolled=True)
                 | models.Q(post_processed=True),
                 name="entry_has_a_role",

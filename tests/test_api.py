@@ -92,7 +92,7 @@ def test_a_second_request_while_one_is_generating_is_refused(director, enrollmen
 
 
 def test_progress_reports_level_2_requirements(enrollment, trainee, mentor):
-    EntryFactory.create_batch(2, enrollment=enrollment, supervising_mentor=mentor, signed=True, acquired_hands_on=True)
+    EntryFactory.create_batch(2, enrollment=enrollment, supervising_mentor=mentor, signed=True, assisted_console=True)
     EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True)
     EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True)
     response = api_as(trainee).get(f"/api/v1/enrollments/{enrollment.pk}/progress/")

@@ -116,7 +116,7 @@ def _entry_body(side: Side, **override) -> dict:
     body = {
         "reference": "FOREIGN-ID-1",
         "performed_on": (timezone.localdate() - datetime.timedelta(days=2)).isoformat(),
-        "roles": ["interpreted", "acquired_hands_on"],
+        "roles": ["interpreted", "assisted_console"],
         "delivery": "virtual_live_two_way",
         "categories": ["cardiomyopathy"],
         "supervising_mentor": side.mentor.pk,

@@ -156,7 +156,9 @@ def test_entries_are_valid_and_supervised_by_program_mentors():
             assert entry.delivery == CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY
             assert entry.performed_on == entry.session.starts_at.date()
             assert Attendance.objects.filter(session=entry.session, enrollment=enrollment).exists()
-            assert entry.observed_console == entry.session.console_shared
+            # A remote trainee watches only through a shared console, and never from the room.
+            assert entry.observed_remotely == entry.session.console_shared
+            assert not entry.observed_in_room
     statuses = list(CaseLogEntry.objects.values_list("status", flat=True))
     assert statuses.count(CaseLogEntry.Status.SIGNED) > len(statuses) / 2
     assert CaseLogEntry.Status.SUBMITTED in statuses

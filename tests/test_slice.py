@@ -73,7 +73,7 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
             "complete_study": "on",
             "indication": "Chest pain, unobstructed coronaries",
             "categories": [Category.objects.get(slug="infarction-viability").pk],
-            "roles": ["interpreted", "acquired_hands_on"],
+            "roles": ["interpreted", "assisted_console"],
             "delivery": "in_person",
             "supervising_mentor": mentor.pk,
             "impression": "Myocarditis pattern",

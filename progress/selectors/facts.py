@@ -24,9 +24,10 @@ from trainees.selectors import leave_rows
 from training.selectors import attendance_rows, lecture_completion_rows
 from trainingportal.engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
 from trainingportal.engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before
-from trainingportal.engine.facts import ACQUISITION_ROLES, Tallies
+from trainingportal.engine.facts import ACQUISITION_ROLES, OBSERVED_ROLES, PERFORMED_ROLES, Tallies
 
 ROLE_FIELDS = CaseLogEntry.ROLE_FIELDS
+_ROLE_COLUMNS = ", ".join(f"e.{name}" for name in ROLE_FIELDS)  # field names from the model, not user input
 
 
 def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
@@ -41,9 +42,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT e.id, e.enrollment_id, e.case_id, e.performed_on, e.interpreted, e.acquired_hands_on,
-                   e.observed_console, e.protocolled, e.post_processed, e.delivery, c.source, c.complete_study,
-                   s.type, s.console_shared
+            SELECT e.id, e.enrollment_id, e.case_id, e.performed_on, {_ROLE_COLUMNS},
+                   e.delivery, c.source, c.complete_study, s.type, s.console_shared
             FROM cases_caselogentry e
             JOIN cases_case c ON c.id = e.case_id
             LEFT JOIN programs_trainingsession s ON s.id = e.session_id
@@ -199,6 +199,10 @@ _CONSOLE_SHARED = Q(session__type="live_acquisition") & Q(session__console_share
 _IN_PERSON = Q(delivery="in_person")
 
 
+def _any_role(roles) -> Q:
+    return reduce(operator.or_, (Q(**{r: True}) for r in sorted(roles)))
+
+
 def _role_q(role: str, *, overlay: bool) -> Q:
     q = Q(**{role: True})
     if overlay and role in ACQUISITION_ROLES:
@@ -240,11 +244,12 @@ def gather_tallied_facts_for(
     signed = CaseLogEntry.objects.filter(
         enrollment_id__in=ids, status=CaseLogEntry.Status.SIGNED, performed_on__lte=today
     ).order_by()
-    acquisition = reduce(operator.or_, (Q(**{r: True}) for r in ACQUISITION_ROLES))
+    acquisition = _any_role(ACQUISITION_ROLES)
     annotations = {
         "total": Count("id"),
         "virtual": Count("id", filter=~_IN_PERSON),
         "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_SHARED),
+        "observed_only": Count("id", filter=_any_role(OBSERVED_ROLES) & ~_any_role(PERFORMED_ROLES)),
         "recent": Count("id", filter=Q(performed_on__gt=since)),
     }
     for index in range(WEEKS):
@@ -283,6 +288,7 @@ def gather_tallied_facts_for(
             total=row.get("total", 0),
             virtual=row.get("virtual", 0),
             virtual_without_console=row.get("virtual_without_console", 0),
+            observed_only=row.get("observed_only", 0),
             recent=row.get("recent", 0),
             weekly=tuple(row.get(f"week_{index}", 0) for index in range(WEEKS)),
         )

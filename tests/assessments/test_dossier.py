@@ -62,7 +62,7 @@ def logged(enrollment, mentor):
                 enrollment=enrollment,
                 supervising_mentor=mentor,
                 signed=True,
-                acquired_hands_on=True,
+                assisted_console=True,
                 case__reference="SIGNED-0002",
             ),
         ],

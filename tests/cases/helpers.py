@@ -68,7 +68,7 @@ def _entry_payload(mentor, **overrides) -> dict:
         "indication": "Breathlessness, reduced LVEF on echo",
         "categories": ["cardiomyopathy", "fibrosis-edema"],
         "performed_on": (timezone.localdate() - datetime.timedelta(days=2)).isoformat(),
-        "roles": ["interpreted", "acquired_hands_on"],
+        "roles": ["interpreted", "assisted_console"],
         "delivery": "virtual_live_two_way",
         "supervising_mentor": mentor.pk,
         "impression": "Non-ischaemic dilated cardiomyopathy with mid-wall septal LGE.",

@@ -59,7 +59,7 @@ def test_trainee_logs_and_submits_an_entry_and_the_mentor_signs_it(enrollment, t
     assert created["enrollment"] == enrollment.pk
     assert created["reference"] == "API-0001" and created["source"] == "registry"
     assert sorted(created["categories"]) == ["cardiomyopathy", "fibrosis-edema"]
-    assert created["roles"] == ["interpreted", "acquired_hands_on"]
+    assert created["roles"] == ["assisted_console", "interpreted"]
     entry_url = f"{URL}{created['id']}/"
 
     response = client.post(f"{entry_url}submit/")
@@ -516,8 +516,8 @@ def test_list_filters(enrollment, trainee, mentor):
         )
 
     old_signed = entry(30, ["valvular"], signed=True, delivery="asynchronous")
-    hands_on = entry(10, ["congenital"], submitted=True, interpreted=False, acquired_hands_on=True, protocolled=True)
-    recent_draft = entry(2, ["valvular", "masses"], observed_console=True)
+    hands_on = entry(10, ["congenital"], submitted=True, interpreted=False, assisted_console=True, protocolled=True)
+    recent_draft = entry(2, ["valvular", "masses"], observed_in_room=True)
     client = api_as(trainee)
 
     def ids(**params):
@@ -527,9 +527,9 @@ def test_list_filters(enrollment, trainee, mentor):
     assert ids(status="signed") == {old_signed.pk}
     assert ids(status="draft") == {recent_draft.pk}
     assert ids(delivery="asynchronous") == {old_signed.pk}
-    assert ids(role="acquired_hands_on") == {hands_on.pk}
+    assert ids(role="assisted_console") == {hands_on.pk}
     assert ids(role="protocolled") == {hands_on.pk}
-    assert ids(role="observed_console") == {recent_draft.pk}
+    assert ids(role="observed_in_room") == {recent_draft.pk}
     assert ids(category="valvular") == {old_signed.pk, recent_draft.pk}
     assert ids(date_from=(TODAY() - datetime.timedelta(days=15)).isoformat()) == {hands_on.pk, recent_draft.pk}
     assert ids(category="valvular", date_from=(TODAY() - datetime.timedelta(days=15)).isoformat()) == {recent_draft.pk}

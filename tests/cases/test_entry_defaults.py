@@ -42,7 +42,7 @@ def last_entry(enrollment, mentor, session):
         case__technique_tags=["cine", "T1 mapping"],
         case__categories=["cardiomyopathy", "fibrosis-edema"],
         interpreted=False,
-        observed_console=True,
+        observed_in_room=True,
         protocolled=True,
         delivery=CaseLogEntry.Delivery.ASYNCHRONOUS,
         session=session,
@@ -63,7 +63,7 @@ def test_create_form_starts_from_the_trainees_last_entry(last_entry, trainee, me
     assert form["delivery"].value() == "asynchronous"
     assert form["session"].value() == session.pk
     assert form["source"].value() == "registry"
-    assert form["roles"].value() == ["observed_console", "protocolled"]
+    assert form["roles"].value() == ["observed_in_room", "protocolled"]
     assert form["reference"].value() is None
     assert form["lvef"].value() is None
 
@@ -85,7 +85,7 @@ def test_log_another_like_this_prefills_all_but_the_reference_and_the_read(last_
     chosen = Category.objects.filter(pk__in=[getattr(c, "pk", c) for c in form["categories"].value()])
     assert sorted(chosen.values_list("slug", flat=True)) == ["cardiomyopathy", "fibrosis-edema"]
     assert form["technique_tags"].value() == "cine, T1 mapping"
-    assert form["roles"].value() == ["observed_console", "protocolled"]
+    assert form["roles"].value() == ["observed_in_room", "protocolled"]
     assert form["delivery"].value() == "asynchronous"
     assert form["supervising_mentor"].value() == mentor.pk
     assert form["session"].value() == session.pk

@@ -329,7 +329,7 @@ def test_clean_import_creates_drafts(trainee_client, trainee, enrollment, mentor
     assert first.case.reference == "PRIOR-0001" and first.case.source == Case.Source.REGISTRY
     assert sorted(c.slug for c in first.case.categories.all()) == ["cardiomyopathy", "fibrosis-edema"]
     assert first.case.technique_tags == ["LGE", "T1 mapping"]
-    assert first.interpreted and first.post_processed and not first.acquired_hands_on
+    assert first.interpreted and first.post_processed and not first.assisted_console
     assert first.supervising_mentor == mentor
     assert (first.lvef, first.lv_edvi, first.lge_pattern) == (48, 96, "mid_wall")
     assert first.key_measurements == "LVEF 48%, LV EDVi 96 ml/m²"

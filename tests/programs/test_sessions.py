@@ -249,7 +249,7 @@ def test_virtual_hands_on_counts_only_with_the_console_shared(program, mentor, e
         supervising_mentor=mentor,
         signed=True,
         interpreted=False,
-        acquired_hands_on=True,
+        assisted_console=True,
         delivery="virtual_live_two_way",
         session=session,
     )

@@ -48,7 +48,7 @@ def log(enrollment, mentor, n: int, *, days_ago: int = 3, **fields) -> None:
 
 @pytest.fixture
 def progress_url(enrollment, mentor):
-    log(enrollment, mentor, 12, signed=True, acquired_hands_on=True, case__categories=["flow", "valvular"])
+    log(enrollment, mentor, 12, signed=True, assisted_console=True, case__categories=["flow", "valvular"])
     log(enrollment, mentor, 2, submitted=True)
     return reverse("trainees:progress", args=[enrollment.pk])
 
@@ -163,7 +163,7 @@ def cohort(program, mentor):
         mentors=[mentor],
         start_date=today - datetime.timedelta(days=60),
     )
-    log(anna, mentor, 16, signed=True, acquired_hands_on=True, case__categories=["flow"])
+    log(anna, mentor, 16, signed=True, assisted_console=True, case__categories=["flow"])
     EntryFactory(
         enrollment=anna,
         supervising_mentor=mentor,
@@ -177,7 +177,7 @@ def cohort(program, mentor):
         mentors=[mentor],
         start_date=today - datetime.timedelta(days=60),
     )
-    log(clara, mentor, 8, signed=True, acquired_hands_on=True, case__categories=ALL_TOPICS)
+    log(clara, mentor, 8, signed=True, assisted_console=True, case__categories=ALL_TOPICS)
 
     bella = EnrollmentFactory(
         program=program, trainee=UserFactory(full_name="Bella Still"), start_date=today - datetime.timedelta(days=120)
@@ -346,7 +346,7 @@ def test_csv_export_has_a_header_and_one_row_per_trainee(cohort, director, progr
     assert anna["flags"] == "behind_pace;reviews_waiting"
     assert anna["forecast"] == report.forecast.isoformat()
     assert anna["pace_per_week"] == "2.0"
-    assert anna["ruleset"] == "scmr-2018-level-2 v1"
+    assert anna["ruleset"] == "scmr-2018-level-2 v2"
 
 
 def test_csv_export_respects_the_filters_and_the_sort(cohort, director, program):

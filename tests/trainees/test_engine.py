@@ -251,7 +251,7 @@ def test_level_2_interpreted_is_met_at_exactly_150(interpreted, met):
 
 @pytest.mark.parametrize(("hands_on", "met"), [(49, False), (50, True)])
 def test_level_2_hands_on_is_met_at_exactly_50(hands_on, met):
-    result = shipped(facts(entries=entries(hands_on, roles=("acquired_hands_on",))), LEVEL_2, "hands_on")
+    result = shipped(facts(entries=entries(hands_on, roles=("assisted_console",))), LEVEL_2, "hands_on")
 
     assert result.met is met
     assert result.remaining == 50 - min(hands_on, 50)
@@ -262,7 +262,7 @@ def test_level_2_hands_on_is_met_at_exactly_50(hands_on, met):
     [
         (LEVEL_1, "interpreted", 50, ("interpreted",)),
         (LEVEL_3, "interpreted", 300, ("interpreted",)),
-        (LEVEL_3, "hands_on", 100, ("observed_console",)),
+        (LEVEL_3, "hands_on", 100, ("primary_operator",)),
         (CBCMR, "recent_cases", 100, ("interpreted",)),
     ],
 )
@@ -288,8 +288,8 @@ def test_percent_is_capped_at_100():
 # Each filter: an entry that matches and one that does not. The rule asks for 3 cases.
 FILTERS = {
     "roles_any": (
-        {"roles_any": ["acquired_hands_on", "observed_console"]},
-        {"roles": ("observed_console", "protocolled")},
+        {"roles_any": ["assisted_console", "observed_in_room"]},
+        {"roles": ("observed_in_room", "protocolled")},
         {"roles": ("interpreted", "protocolled")},
     ),
     "delivery_in": (
@@ -802,7 +802,7 @@ def test_over_the_cap_flag_says_by_how_much():
     assert flag.message == "Virtual share 60% is over the program's 50% maximum"
 
 
-HANDS_ON = ("acquired_hands_on",)
+HANDS_ON = ("assisted_console",)
 
 
 @pytest.mark.parametrize(
@@ -817,7 +817,7 @@ HANDS_ON = ("acquired_hands_on",)
         ({"delivery": "asynchronous"}, False),
     ],
 )
-@pytest.mark.parametrize("roles", [HANDS_ON, ("observed_console",), ("acquired_hands_on", "interpreted")])
+@pytest.mark.parametrize("roles", [HANDS_ON, ("primary_operator",), ("assisted_console", "interpreted")])
 def test_virtual_acquisition_counts_only_from_a_live_session_with_the_console_shared(fields, counts, roles):
     result = level_2(facts(entries=(entry(1, roles=roles, **fields),))).requirement("hands_on")
 
@@ -826,7 +826,7 @@ def test_virtual_acquisition_counts_only_from_a_live_session_with_the_console_sh
 
 
 def test_virtual_hands_on_without_console_still_counts_as_an_interpretation():
-    log = (entry(1, roles=("acquired_hands_on", "interpreted"), delivery="virtual_live_two_way"),)
+    log = (entry(1, roles=("assisted_console", "interpreted"), delivery="virtual_live_two_way"),)
     report = level_2(facts(entries=log))
 
     assert report.requirement("hands_on").achieved == 0
@@ -850,11 +850,17 @@ def test_virtual_without_console_detail_counts_the_log():
     result = level_2(facts(entries=log)).requirement("hands_on")
 
     assert result.achieved == 6
-    assert result.detail == {"carried_forward": 0, "virtual_without_console": 3}
+    assert result.detail == {
+        "carried_forward": 0,
+        "virtual_without_console": 3,
+        "not_counted": [
+            {"count": 3, "reason": "virtual acquisition not from a live session with the scanner console shared"}
+        ],
+    }
 
 
 def test_without_the_overlay_virtual_hands_on_counts_and_has_no_detail():
-    rules = ruleset(rule("min_cases", "hands_on", minimum=1, roles_any=["acquired_hands_on"]))
+    rules = ruleset(rule("min_cases", "hands_on", minimum=1, roles_any=["assisted_console"]))
     log = (entry(1, roles=HANDS_ON, delivery="virtual_live_two_way"),)
     result = evaluate(facts(entries=log), rules, today=TODAY).requirements[0]
 
@@ -962,7 +968,7 @@ def test_one_log_evaluated_against_every_shipped_ruleset():
         entry(
             i,
             days_ago=i % 120,
-            roles=("interpreted", "acquired_hands_on") if i % 2 else ("interpreted",),
+            roles=("interpreted", "assisted_console") if i % 2 else ("interpreted",),
             categories={SLUGS[i % 15]},
         )
         for i in range(120)
@@ -981,8 +987,8 @@ def test_one_log_evaluated_against_every_shipped_ruleset():
     assert reports[LEVEL_1].all_met and not reports[LEVEL_2].all_met
     assert {report.ruleset for report in reports.values()} == {
         "scmr-2018-level-1 v1",
-        "scmr-2018-level-2 v1",
-        "scmr-2018-level-3 v1",
+        "scmr-2018-level-2 v2",
+        "scmr-2018-level-3 v2",
         "cbcmr-maintenance v1",
     }
 
@@ -1047,7 +1053,7 @@ def test_report_as_dict_is_json_serialisable_and_stable():
 def test_missing_lists_only_unmet_requirements_in_order():
     report = level_2(facts(start_days_ago=200, entries=entries(150, categories=set(SLUGS))))
 
-    assert report.missing == ["50 more cases with hands-on or present-at-acquisition involvement"]
+    assert report.missing == ["50 more cases performed (primary operator or assisting at the console)"]
     assert report.met_count == len(report.requirements) - 1
 
 

@@ -33,7 +33,7 @@ def logged(enrollment, mentor):
             supervising_mentor=mentor,
             signed=True,
             performed_on=day,
-            acquired_hands_on=True,
+            assisted_console=True,
             case__categories=["flow"],
         )
     EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True)
@@ -44,9 +44,9 @@ def test_prints_every_requirement_and_what_is_missing(logged):
     out = run(logged.pk)
 
     assert out.startswith("Tess Trainee — Example Hybrid CMR Program\n")
-    assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v1)" in out
+    assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v2)" in out
     assert "Cases interpreted with a mentor: 12 / 150 cases" in out
-    assert "Cases with hands-on or present-at-acquisition involvement: 12 / 50 cases" in out
+    assert "Cases performed (primary operator or assisting at the console): 12 / 50 cases" in out
     assert "Share of cases with virtual experience: 0.0 / at most 50 %" in out
     assert "MET " in out  # the virtual share and the group cap
     assert "missing: 138 more cases interpreted with a mentor" in out
@@ -67,7 +67,7 @@ def test_json_is_valid_and_has_the_same_numbers_as_the_api(logged, trainee):
     interpreted = next(r for r in data["requirements"] if r["key"] == "interpreted")
     assert (interpreted["achieved"], interpreted["required"], interpreted["remaining"]) == (12, 150, 138)
     assert data["pending_reviews"] == 1
-    assert data["ruleset"] == "scmr-2018-level-2 v1"
+    assert data["ruleset"] == "scmr-2018-level-2 v2"
 
 
 def test_the_command_and_the_dossier_report_the_same_requirements(logged, director):

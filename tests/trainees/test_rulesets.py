@@ -308,7 +308,7 @@ def test_weakening_a_shipped_rule_is_refused(local, param, new, old):
     message = str(raised.value)
     assert "weaker" in message
     assert f"{local['key']!r}" in message and f"{param} {new} < {old}" in message
-    assert "scmr-2018-level-2 v1" in message
+    assert "scmr-2018-level-2 v2" in message
 
 
 def test_equal_threshold_is_allowed():

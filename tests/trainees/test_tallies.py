@@ -35,8 +35,9 @@ def varied(program, mentor, enrollment, other_enrollment):
     third = EnrollmentFactory(program=program, mentors=[mentor])
     for target in (enrollment, other_enrollment, third):
         for _ in range(40):
-            roles = {r: rng.random() < p for r, p in [("interpreted", 0.8), ("acquired_hands_on", 0.35),
-                                                        ("observed_console", 0.2), ("protocolled", 0.2)]}  # fmt: skip
+            roles = {r: rng.random() < p for r, p in [("interpreted", 0.8), ("assisted_console", 0.25),
+                                                        ("primary_operator", 0.1), ("observed_in_room", 0.2),
+                                                        ("observed_remotely", 0.15), ("protocolled", 0.2)]}  # fmt: skip
             if not any(roles.values()):
                 roles["interpreted"] = True
             case = CaseFactory(
@@ -88,5 +89,6 @@ def test_the_data_exercises_the_overlay(varied):
     ruleset = next(r for r in list_rulesets() if r.id == "scmr-2018-level-2")
     tallies = [tally_entries(f, ruleset, today=TODAY) for f in gather_facts_for(varied).values()]
     assert sum(t.virtual_without_console for t in tallies) > 0
+    assert sum(t.observed_only for t in tallies) > 0
     assert all(t.total > t.virtual > 0 for t in tallies)
     assert Category.objects.filter(cases__entries__enrollment__in=varied).exists()

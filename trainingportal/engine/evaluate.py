@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from .facts import ACQUISITION_ROLES, EntryFact, Facts, Tallies
+from .facts import ACQUISITION_ROLES, PERFORMED_ROLES, EntryFact, Facts, Tallies
 from .rulesets import CURRICULUM_ALL, Rule, Ruleset
 
 DAYS_PER_MONTH = Decimal("30.44")
@@ -239,8 +239,22 @@ class _Evaluator:
         pace = self.t.rule_recent.get(rule.key, 0) / (PACE_WINDOW_DAYS / 7)
         forecast = _count_forecast(required - achieved, pace, self.today)
         detail = {"carried_forward": carried}
-        if self.overlay and ACQUISITION_ROLES & set(rule.param("roles_any") or ()):
+        roles = set(rule.param("roles_any") or ())
+        not_counted = []
+        if PERFORMED_ROLES & roles and self.t.observed_only:
+            not_counted.append(
+                {"count": self.t.observed_only, "reason": "observed the scan without operating the scanner"}
+            )
+        if self.overlay and ACQUISITION_ROLES & roles:
             detail["virtual_without_console"] = self.t.virtual_without_console
+            if self.t.virtual_without_console:
+                not_counted.append(
+                    {
+                        "count": self.t.virtual_without_console,
+                        "reason": "virtual acquisition not from a live session with the scanner console shared",
+                    }
+                )
+        detail["not_counted"] = not_counted
         missing = "" if met else f"{required - achieved} more {rule.label[0].lower() + rule.label[1:]}"
         return self.result(
             rule,
@@ -571,6 +585,7 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
         total=len(entries),
         virtual=sum(1 for e in entries if e.is_virtual),
         virtual_without_console=sum(1 for e in entries if e.virtual_acquisition_without_console),
+        observed_only=sum(1 for e in entries if e.observed_only),
         recent=sum(1 for e in entries if e.date > since),
         weekly=tuple(weekly),
         evidence=evidence,

@@ -5,7 +5,23 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-ACQUISITION_ROLES = frozenset({"acquired_hands_on", "observed_console"})
+# The trainee's roles on an entry (cases.models.CaseLogEntry.ROLE_FIELDS). Performing the scan means operating the
+# scanner: as the primary operator or assisting at the console (SCMR 2018). Observation — in the room or remotely —
+# is reported but never counts as performed.
+PERFORMED_ROLES = frozenset({"primary_operator", "assisted_console"})
+OBSERVED_ROLES = frozenset({"observed_in_room", "observed_remotely"})
+ROLES = (
+    "primary_operator",
+    "assisted_console",
+    "observed_in_room",
+    "observed_remotely",
+    "interpreted",
+    "preliminary_report",
+    "protocolled",
+    "post_processed",
+)
+# Involvement in the acquisition: virtually, it counts only with the scanner console shared (SCMR 2021, S5).
+ACQUISITION_ROLES = PERFORMED_ROLES | OBSERVED_ROLES
 IN_PERSON = "in_person"
 
 
@@ -25,6 +41,11 @@ class EntryFact(NamedTuple):
     @property
     def is_virtual(self) -> bool:
         return self.delivery != IN_PERSON
+
+    @property
+    def observed_only(self) -> bool:
+        """The trainee watched the acquisition but did not operate the scanner."""
+        return bool(self.roles & OBSERVED_ROLES) and not self.roles & PERFORMED_ROLES
 
     @property
     def virtual_acquisition_without_console(self) -> bool:
@@ -91,6 +112,7 @@ class Tallies:
     total: int = 0
     virtual: int = 0
     virtual_without_console: int = 0
+    observed_only: int = 0  # entries where the trainee watched the acquisition without operating the scanner
     recent: int = 0
     weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
     # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.

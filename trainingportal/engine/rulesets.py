@@ -8,10 +8,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .facts import ROLES
+
 RULESET_DIR = Path(__file__).resolve().parent / "rulesets"
 CURRICULUM_ALL = "all"
 
-_ROLE = {"enum": ["interpreted", "acquired_hands_on", "observed_console", "protocolled", "post_processed"]}
+_ROLE = {"enum": list(ROLES)}
 _DELIVERY = {"enum": ["in_person", "virtual_live_two_way", "asynchronous"]}
 _SOURCE = {"enum": ["center_archive", "registry", "live_scan", "teaching_file"]}
 _SLUG = {"type": "string", "pattern": "^[a-z0-9-]+$"}

@@ -648,8 +648,11 @@ class _BenchSeeder:
             enrollment=trainee.enrollment,
             performed_on=performed_on,
             interpreted=interpreted,
-            acquired_hands_on=hands_on,
-            observed_console=observed,
+            # At the controls on a live scan, assisting otherwise; watching is in the room or remote by delivery.
+            primary_operator=hands_on and live,
+            assisted_console=hands_on and not live,
+            observed_in_room=observed and delivery == D.IN_PERSON,
+            observed_remotely=observed and delivery != D.IN_PERSON,
             protocolled=protocolled,
             post_processed=post_processed,
             delivery=delivery,

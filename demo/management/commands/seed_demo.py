@@ -944,8 +944,11 @@ class _Seeder:
         return ref, {
             "performed_on": performed_on,
             "interpreted": interpreted,
-            "acquired_hands_on": hands_on,
-            "observed_console": observed,
+            # At the controls on a live scan, assisting otherwise; watching is in the room or remote by delivery.
+            "primary_operator": hands_on and live,
+            "assisted_console": hands_on and not live,
+            "observed_in_room": observed and in_person,
+            "observed_remotely": observed and not in_person,
             "protocolled": protocolled,
             "post_processed": post_processed,
             "delivery": delivery,
