@@ -489,3 +489,35 @@ def test_a_former_trainee_may_export_but_not_import(client, trainee, program):
     assert client.get(reverse("cases_io:export_json")).status_code == 200
     assert client.get(IMPORT).status_code == 403
     assert client.get(reverse("cases_io:import_template")).status_code == 403
+
+
+# --- role names from before the roles were split
+
+
+def test_old_role_names_import_as_the_split_roles_and_are_recognised_again(trainee, enrollment, mentor):
+    old = [
+        _row(1, roles="acquired_hands_on;interpreted"),
+        _row(2, roles="observed_console", delivery="in_person"),
+        _row(3, roles="observed_console", delivery="virtual_live_two_way"),
+    ]
+    parsed = importing.read_csv(_csv(old))
+    report = importing.run_import(actor=trainee, enrollment=enrollment, parsed=parsed, dry_run=False)
+    assert report.ok and report.created_count == 3, [r.errors for r in report.rows]
+    roles = {e.case.reference: e.roles for e in CaseLogEntry.objects.filter(enrollment=enrollment)}
+    assert roles == {
+        "PRIOR-0001": ["assisted_console", "interpreted"],
+        "PRIOR-0002": ["observed_in_room"],
+        "PRIOR-0003": ["observed_remotely"],
+    }
+    # The same rows written with today's names are the same rows: nothing is imported twice.
+    new = [
+        _row(1, roles="assisted_console;interpreted"),
+        _row(2, roles="observed_in_room", delivery="in_person"),
+        _row(3, roles="observed_remotely", delivery="virtual_live_two_way"),
+    ]
+    for rows in (old, new):
+        again = importing.run_import(
+            actor=trainee, enrollment=enrollment, parsed=importing.read_csv(_csv(rows)), dry_run=False
+        )
+        assert again.created_count == 0 and again.skipped_count == 3
+    assert CaseLogEntry.objects.filter(enrollment=enrollment).count() == 3
