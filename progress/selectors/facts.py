@@ -23,7 +23,13 @@ from trainees.models import Enrollment
 from trainees.selectors import leave_rows
 from training.selectors import attendance_rows, lecture_completion_rows
 from trainingportal.engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
-from trainingportal.engine.evaluate import PACE_WINDOW_DAYS, REVIEW_WAIT_DAYS, WEEKS, months_before
+from trainingportal.engine.evaluate import (
+    PACE_WINDOW_DAYS,
+    REVIEW_WAIT_DAYS,
+    WEEKS,
+    months_before,
+    without_complete_study,
+)
 from trainingportal.engine.facts import ACQUISITION_ROLES, OBSERVED_ROLES, PERFORMED_ROLES, Tallies
 
 ROLE_FIELDS = CaseLogEntry.ROLE_FIELDS
@@ -268,6 +274,9 @@ def gather_tallied_facts_for(
                 q = rule_q(rule, today, overlay=ruleset.virtual_overlay)
                 annotations[name] = Count("id", filter=q)
                 annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
+                if rule.param("complete_study"):
+                    relaxed = rule_q(without_complete_study(rule), today, overlay=ruleset.virtual_overlay)
+                    annotations[f"{name}_incomplete"] = Count("id", filter=relaxed & ~q)
     counts = {row["enrollment_id"]: row for row in signed.values("enrollment_id").annotate(**annotations)}
 
     other = _other_facts(ids)
@@ -289,6 +298,7 @@ def gather_tallied_facts_for(
             virtual=row.get("virtual", 0),
             virtual_without_console=row.get("virtual_without_console", 0),
             observed_only=row.get("observed_only", 0),
+            incomplete={key: row[f"{column}_incomplete"] for key, column in keys if row.get(f"{column}_incomplete")},
             recent=row.get("recent", 0),
             weekly=tuple(row.get(f"week_{index}", 0) for index in range(WEEKS)),
         )

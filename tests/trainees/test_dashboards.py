@@ -64,7 +64,7 @@ def test_trainee_dashboard_renders_for_the_trainee_mentor_and_director(request, 
     assert report.missing  # 12 cases are far from Level II
     for item in report.missing:
         assert escape(item) in html
-    assert "138 more cases interpreted with a mentor" in html
+    assert "138 more complete studies interpreted with a mentor&#x27;s review" in html
     assert "Curriculum topics not yet covered: MR safety" in html
 
 
@@ -73,14 +73,18 @@ def test_trainee_dashboard_draws_its_charts_as_inline_svg(progress_url, trainee)
 
     charts = re.findall(r"<svg\b[^>]*\brole=\"img\"", html)
     assert len(charts) >= 2  # the cumulative cases chart and the virtual share bar
-    assert "Cases over time" in html and "Cases interpreted with a mentor: cumulative" in html
+    assert "Cases over time" in html and "Complete studies interpreted with a mentor&#x27;s review: cumulative" in html
     assert "Curriculum coverage" in html and "Flow quantification" in html
 
 
 def test_trainee_dashboard_shows_every_requirement_with_its_progress(progress_url, trainee):
     html = client_for(trainee).get(progress_url).content.decode()
 
-    for label in ("Training duration (full-time equivalent)", "Cases interpreted with a mentor", "Share of cases"):
+    for label in (
+        "Training duration (full-time equivalent)",
+        "Complete studies interpreted with a mentor&#x27;s review",
+        "Share of cases",
+    ):
         assert label in html
     assert 'aria-valuetext="12 of 150 cases"' in html
     assert 'aria-valuetext="12 of 50 cases"' in html

@@ -277,7 +277,7 @@ def test_shipped_case_minimum_boundaries(ruleset_id, key, minimum, roles, below)
 def test_missing_says_how_many_cases_in_plain_words():
     result = shipped(facts(entries=entries(140)), LEVEL_2, "interpreted")
 
-    assert result.missing == "10 more cases interpreted with a mentor"
+    assert result.missing == "10 more complete studies interpreted with a mentor's review"
 
 
 def test_percent_is_capped_at_100():

@@ -106,3 +106,29 @@ def test_signing_ten_observations_leaves_performed_unchanged(enrollment, trainee
     after = performed()
     assert before["achieved"] == after["achieved"] == 2
     assert {n["reason"]: n["count"] for n in after["detail"]["not_counted"]} == {OBSERVED_REASON: 10}
+
+
+# --- interpretation means a complete study with the mentor's feedback
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_2, LEVEL_3])
+def test_interpretations_of_incomplete_studies_do_not_count(ruleset_id):
+    log = entries(3, roles=("interpreted",)) + entries(10, first_id=100, roles=("interpreted",), complete_study=False)
+    result = shipped(facts(entries=log), ruleset_id, "interpreted")
+
+    assert result.achieved == 3
+
+
+@pytest.mark.parametrize(("complete", "met"), [(150, True), (149, False)])
+def test_interpreted_boundary_counts_complete_studies_only(complete, met):
+    log = entries(complete, roles=("interpreted",)) + entries(20, first_id=1000, complete_study=False)
+    result = shipped(facts(entries=log), LEVEL_2, "interpreted")
+
+    assert (result.achieved, result.met) == (complete, met)
+
+
+def test_incomplete_studies_are_reported_as_not_counted():
+    log = entries(3, roles=("interpreted",)) + entries(4, first_id=100, roles=("interpreted",), complete_study=False)
+    result = shipped(facts(entries=log), LEVEL_2, "interpreted")
+
+    assert _not_counted(result) == {"the study was not complete": 4}

@@ -45,11 +45,11 @@ def test_prints_every_requirement_and_what_is_missing(logged):
 
     assert out.startswith("Tess Trainee — Example Hybrid CMR Program\n")
     assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v2)" in out
-    assert "Cases interpreted with a mentor: 12 / 150 cases" in out
+    assert "Complete studies interpreted with a mentor's review: 12 / 150 cases" in out
     assert "Cases performed (primary operator or assisting at the console): 12 / 50 cases" in out
     assert "Share of cases with virtual experience: 0.0 / at most 50 %" in out
     assert "MET " in out  # the virtual share and the group cap
-    assert "missing: 138 more cases interpreted with a mentor" in out
+    assert "missing: 138 more complete studies interpreted with a mentor's review" in out
     assert "missing: Curriculum topics not yet covered: MR safety" in out
     assert "1 pending" in out
     for requirement in report_for(logged).requirements:
@@ -85,7 +85,7 @@ def test_another_ruleset(logged):
 
     assert "CBCMR certification maintenance (case volume) (cbcmr-maintenance v1)" in out
     assert "Cases interpreted in the previous 24 months: 12 / 100 cases" in out
-    assert "Cases interpreted with a mentor" not in out
+    assert "Complete studies interpreted with a mentor's review" not in out
     assert json.loads(run(logged.pk, "--json", "--ruleset", "cbcmr-maintenance"))["ruleset"] == "cbcmr-maintenance v1"
 
 

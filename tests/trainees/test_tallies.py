@@ -90,5 +90,6 @@ def test_the_data_exercises_the_overlay(varied):
     tallies = [tally_entries(f, ruleset, today=TODAY) for f in gather_facts_for(varied).values()]
     assert sum(t.virtual_without_console for t in tallies) > 0
     assert sum(t.observed_only for t in tallies) > 0
+    assert any(t.incomplete for t in tallies)
     assert all(t.total > t.virtual > 0 for t in tallies)
     assert Category.objects.filter(cases__entries__enrollment__in=varied).exists()

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
@@ -186,6 +186,11 @@ def _case_filter(rule: Rule, today: date, *, overlay: bool) -> Callable[[EntryFa
     return accepts
 
 
+def without_complete_study(rule: Rule) -> Rule:
+    """The rule without its complete-study condition: what it would count if incomplete studies were allowed."""
+    return replace(rule, params={k: v for k, v in rule.params.items() if k != "complete_study"})
+
+
 def _count_forecast(remaining: float, pace_per_week: float, today: date) -> date | None:
     if remaining <= 0:
         return None
@@ -254,6 +259,8 @@ class _Evaluator:
                         "reason": "virtual acquisition not from a live session with the scanner console shared",
                     }
                 )
+        if self.t.incomplete.get(rule.key):
+            not_counted.append({"count": self.t.incomplete[rule.key], "reason": "the study was not complete"})
         detail["not_counted"] = not_counted
         missing = "" if met else f"{required - achieved} more {rule.label[0].lower() + rule.label[1:]}"
         return self.result(
@@ -559,7 +566,7 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
     entries = [e for e in facts.entries if e.date <= today]
     overlay = ruleset.virtual_overlay
     since = today - timedelta(days=PACE_WINDOW_DAYS)
-    rule_counts, rule_recent, evidence = {}, {}, {}
+    rule_counts, rule_recent, evidence, incomplete = {}, {}, {}, {}
     for rule in ruleset.rules:
         if rule.kind == "min_cases":
             accepts = _case_filter(rule, today, overlay=overlay)
@@ -567,6 +574,11 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
             rule_counts[rule.key] = len(counted)
             rule_recent[rule.key] = sum(1 for e in counted if e.date > since)
             evidence[rule.key] = tuple(e.id for e in counted)
+            if rule.param("complete_study"):
+                relaxed = _case_filter(without_complete_study(rule), today, overlay=overlay)
+                left_out = sum(1 for e in entries if relaxed(e)) - len(counted)
+                if left_out:
+                    incomplete[rule.key] = left_out
     by_topic: dict[str, list[int]] = {}
     weekly = [0] * WEEKS
     for e in entries:
@@ -586,6 +598,7 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
         virtual=sum(1 for e in entries if e.is_virtual),
         virtual_without_console=sum(1 for e in entries if e.virtual_acquisition_without_console),
         observed_only=sum(1 for e in entries if e.observed_only),
+        incomplete=incomplete,
         recent=sum(1 for e in entries if e.date > since),
         weekly=tuple(weekly),
         evidence=evidence,

@@ -113,6 +113,8 @@ class Tallies:
     virtual: int = 0
     virtual_without_console: int = 0
     observed_only: int = 0  # entries where the trainee watched the acquisition without operating the scanner
+    # min_cases rule key -> entries the rule leaves out only because the study was incomplete
+    incomplete: dict[str, int] = field(default_factory=dict)
     recent: int = 0
     weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
     # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.
