@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import reduce
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from assessments.selectors import sign_off_rows
@@ -21,6 +21,7 @@ from cases.models import Case, CaseLogEntry
 from curriculum.selectors import topic_rows
 from trainees.models import Enrollment
 from trainees.selectors import leave_rows
+from training.models import Attendance
 from training.selectors import attendance_rows, lecture_completion_rows
 from trainingportal.engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
 from trainingportal.engine.evaluate import (
@@ -30,7 +31,15 @@ from trainingportal.engine.evaluate import (
     months_before,
     without_complete_study,
 )
-from trainingportal.engine.facts import ACQUISITION_ROLES, OBSERVED_ROLES, PERFORMED_ROLES, Tallies
+from trainingportal.engine.facts import (
+    ACQUISITION_ROLES,
+    NO_CONSOLE,
+    NOT_LINKED,
+    OBSERVED_ROLES,
+    PERFORMED_ROLES,
+    VIRTUAL_LIVE,
+    Tallies,
+)
 
 ROLE_FIELDS = CaseLogEntry.ROLE_FIELDS
 _ROLE_COLUMNS = ", ".join(f"e.{name}" for name in ROLE_FIELDS)  # field names from the model, not user input
@@ -49,10 +58,12 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
         cursor.execute(
             f"""
             SELECT e.id, e.enrollment_id, e.case_id, e.performed_on, {_ROLE_COLUMNS},
-                   e.delivery, c.source, c.complete_study, s.type, s.console_shared
+                   e.delivery, c.source, c.complete_study, s.type, s.console_shared,
+                   s.program_id = c.program_id AND a.id IS NOT NULL, a.active_input
             FROM cases_caselogentry e
             JOIN cases_case c ON c.id = e.case_id
             LEFT JOIN programs_trainingsession s ON s.id = e.session_id
+            LEFT JOIN programs_attendance a ON a.session_id = e.session_id AND a.enrollment_id = e.enrollment_id
             WHERE e.enrollment_id IN ({placeholders}) AND e.status = %s
             """,
             [*ids, CaseLogEntry.Status.SIGNED],
@@ -78,7 +89,11 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
 
     per_enrollment: dict[int, list[EntryFact]] = defaultdict(list)
     empty: frozenset[str] = frozenset()
-    for entry_id, enrollment_id, case_id, day, *flags, delivery, source, complete, session_type, console in rows:
+    n_roles = len(ROLE_FIELDS)
+    for row in rows:
+        entry_id, enrollment_id, case_id, day = row[:4]
+        flags = row[4 : 4 + n_roles]
+        delivery, source, complete, session_type, console, attended, active_input = row[4 + n_roles :]
         key = tuple(flags)
         roles = role_sets.get(key)
         if roles is None:
@@ -94,6 +109,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
                 frozen_categories.get(case_id, empty),
                 session_type,
                 bool(console),
+                bool(attended),
+                bool(attended and active_input),
             )
         )
 
@@ -201,7 +218,6 @@ def gather_facts(enrollment: Enrollment) -> Facts:
 
 # --- counted by the database: the director's table -------------------------------------------------------------
 
-_CONSOLE_SHARED = Q(session__type="live_acquisition") & Q(session__console_shared=True)
 _IN_PERSON = Q(delivery="in_person")
 
 
@@ -209,17 +225,30 @@ def _any_role(roles) -> Q:
     return reduce(operator.or_, (Q(**{r: True}) for r in sorted(roles)))
 
 
+def _attendance(**fields) -> Q:
+    """The entry's session is of its own program and the trainee's attendance of it is recorded (with `fields`)."""
+    recorded = Attendance.objects.filter(session_id=OuterRef("session_id"), enrollment_id=OuterRef("enrollment_id"))
+    return Q(session__program_id=F("case__program_id")) & Q(Exists(recorded.filter(**fields)))
+
+
+# The SQL twins of EntryFact.unlinked_virtual_live and the console condition of
+# EntryFact.virtual_acquisition_without_console.
+_UNLINKED = Q(delivery=VIRTUAL_LIVE) & ~_attendance()
+_CONSOLE_OK = Q(session__type="live_acquisition", session__console_shared=True) & _attendance(active_input=True)
+
+
 def _role_q(role: str, *, overlay: bool) -> Q:
     q = Q(**{role: True})
     if overlay and role in ACQUISITION_ROLES:
-        # Virtual acquisition counts only from a live acquisition session with the console shared.
-        q &= _IN_PERSON | _CONSOLE_SHARED
+        q &= _IN_PERSON | _CONSOLE_OK
     return q
 
 
 def rule_q(rule: Rule, today: date, *, overlay: bool) -> Q:
     """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
     q = Q(performed_on__lte=today)
+    if overlay:
+        q &= ~_UNLINKED
     if roles := rule.param("roles_any"):
         q &= reduce(operator.or_, (_role_q(r, overlay=overlay) for r in roles))
     if delivery := rule.param("delivery_in"):
@@ -254,7 +283,7 @@ def gather_tallied_facts_for(
     annotations = {
         "total": Count("id"),
         "virtual": Count("id", filter=~_IN_PERSON),
-        "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_SHARED),
+        "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_OK),
         "observed_only": Count("id", filter=_any_role(OBSERVED_ROLES) & ~_any_role(PERFORMED_ROLES)),
         "recent": Count("id", filter=Q(performed_on__gt=since)),
     }
@@ -274,6 +303,10 @@ def gather_tallied_facts_for(
                 q = rule_q(rule, today, overlay=ruleset.virtual_overlay)
                 annotations[name] = Count("id", filter=q)
                 annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
+                if ruleset.virtual_overlay:
+                    raw = rule_q(rule, today, overlay=False) & ~q
+                    annotations[f"{name}_unlinked"] = Count("id", filter=raw & _UNLINKED)
+                    annotations[f"{name}_console"] = Count("id", filter=raw & ~_UNLINKED)
                 if rule.param("complete_study"):
                     relaxed = rule_q(without_complete_study(rule), today, overlay=ruleset.virtual_overlay)
                     annotations[f"{name}_incomplete"] = Count("id", filter=relaxed & ~q)
@@ -299,11 +332,17 @@ def gather_tallied_facts_for(
             virtual_without_console=row.get("virtual_without_console", 0),
             observed_only=row.get("observed_only", 0),
             incomplete={key: row[f"{column}_incomplete"] for key, column in keys if row.get(f"{column}_incomplete")},
+            overlay_excluded={key: reasons for key, column in keys if (reasons := _reasons(row, column))},
             recent=row.get("recent", 0),
             weekly=tuple(row.get(f"week_{index}", 0) for index in range(WEEKS)),
         )
         facts[e.pk] = _facts(e, other, tallies=tallies)
     return facts
+
+
+def _reasons(row: dict, column: str) -> dict[str, int]:
+    counts = {NOT_LINKED: row.get(f"{column}_unlinked", 0), NO_CONSOLE: row.get(f"{column}_console", 0)}
+    return {reason: n for reason, n in counts.items() if n}
 
 
 def _category_counts(ids: list[int], today: date) -> list[tuple[int, int, int]]:

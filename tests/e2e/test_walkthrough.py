@@ -145,7 +145,7 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     roles = tpage.get_by_role("group", name="Your role")
     expect(roles.get_by_label("Interpreted")).to_be_checked()
     roles.get_by_label("Assisted at the console").check()
-    tpage.get_by_label("Delivery").select_option(label="Virtual, live two-way")
+    tpage.get_by_label("Delivery").select_option(label="In person")
     tpage.get_by_label("Supervising mentor").select_option(label="Mia Mentor")
     tpage.get_by_label("Your impression").fill("Myocarditis pattern: subepicardial lateral LGE.")
     tpage.screenshot(path=screens / "case-form.png", full_page=True)

@@ -241,9 +241,12 @@ def test_console_sharing_is_recorded_with_who_and_when(program, mentor):
         svc.session_set_console_shared(actor=mentor, session=make_session(program, mentor), shared=True)
 
 
-@pytest.mark.parametrize("shared, counted", [(True, 1), (False, 0)])
-def test_virtual_hands_on_counts_only_with_the_console_shared(program, mentor, enrollment, shared, counted):
+@pytest.mark.parametrize("shared, active_input, counted", [(True, True, 1), (False, True, 0), (True, False, 0)])
+def test_virtual_hands_on_counts_only_with_the_console_shared_and_input(
+    program, mentor, enrollment, shared, active_input, counted
+):
     session = make_session(program, mentor, type=Type.LIVE_ACQUISITION, days=-3, console_shared=shared)
+    AttendanceFactory(session=session, enrollment=enrollment, active_input=active_input)
     EntryFactory(
         enrollment=enrollment,
         supervising_mentor=mentor,

@@ -23,6 +23,7 @@ from trainingportal.engine import (
     list_rulesets,
 )
 from trainingportal.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, tally_entries
+from trainingportal.engine.facts import NO_CONSOLE, NOT_LINKED
 from trainingportal.engine.rulesets import parse_ruleset
 
 TODAY = date(2026, 11, 20)
@@ -803,6 +804,7 @@ def test_over_the_cap_flag_says_by_how_much():
 
 
 HANDS_ON = ("assisted_console",)
+NO_INPUT = {"session_type": "live_acquisition", "console_shared": True, "attended": True}
 
 
 @pytest.mark.parametrize(
@@ -810,7 +812,27 @@ HANDS_ON = ("assisted_console",)
     [
         ({"delivery": "in_person"}, True),  # in-person hands-on always counts
         ({"delivery": "in_person", "session_type": "case_review"}, True),
-        ({"delivery": "virtual_live_two_way", "session_type": "live_acquisition", "console_shared": True}, True),
+        (
+            {
+                "delivery": "virtual_live_two_way",
+                "session_type": "live_acquisition",
+                "console_shared": True,
+                "attended": True,
+                "active_input": True,
+            },
+            True,
+        ),
+        # console shared, attended, but no input recorded / not attended
+        (
+            {
+                "delivery": "virtual_live_two_way",
+                "session_type": "live_acquisition",
+                "console_shared": True,
+                "attended": True,
+            },
+            False,
+        ),
+        ({"delivery": "virtual_live_two_way", "session_type": "live_acquisition", "console_shared": True}, False),
         ({"delivery": "virtual_live_two_way"}, False),  # virtual, no session
         ({"delivery": "virtual_live_two_way", "session_type": "live_acquisition", "console_shared": False}, False),
         ({"delivery": "virtual_live_two_way", "session_type": "case_review", "console_shared": True}, False),
@@ -826,11 +848,44 @@ def test_virtual_acquisition_counts_only_from_a_live_session_with_the_console_sh
 
 
 def test_virtual_hands_on_without_console_still_counts_as_an_interpretation():
-    log = (entry(1, roles=("assisted_console", "interpreted"), delivery="virtual_live_two_way"),)
+    """From an attended case review (no console): the read counts, the acquisition does not."""
+    log = (
+        entry(
+            1,
+            roles=("assisted_console", "interpreted"),
+            delivery="virtual_live_two_way",
+            session_type="case_review",
+            attended=True,
+        ),
+    )
     report = level_2(facts(entries=log))
 
     assert report.requirement("hands_on").achieved == 0
     assert report.requirement("interpreted").achieved == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "counts"),
+    [
+        ({}, False),  # no session
+        ({"session_type": "case_review"}, False),  # a session, but no attendance recorded
+        ({"session_type": "case_review", "attended": True}, True),
+    ],
+)
+def test_a_virtual_live_entry_counts_only_from_an_attended_session(fields, counts):
+    log = (entry(1, roles=("interpreted",), delivery="virtual_live_two_way", **fields),)
+    result = level_2(facts(entries=log)).requirement("interpreted")
+
+    assert result.achieved == (1 if counts else 0)
+    reasons = {n["reason"]: n["count"] for n in result.detail["not_counted"]}
+    assert reasons == ({} if counts else {NOT_LINKED: 1})
+
+
+def test_asynchronous_interpretation_needs_no_session():
+    """Reading archived cases on one's own time, reviewed by the mentor, is not virtual *live* experience."""
+    log = (entry(1, roles=("interpreted",), delivery="asynchronous"),)
+
+    assert level_2(facts(entries=log)).requirement("interpreted").achieved == 1
 
 
 def test_virtual_without_console_detail_counts_the_log():
@@ -844,6 +899,11 @@ def test_virtual_without_console_detail_counts_the_log():
             delivery="virtual_live_two_way",
             session_type="live_acquisition",
             console_shared=True,
+            attended=True,
+            active_input=True,
+        )
+        + entries(  # attended, console shared, but no input of the trainee recorded
+            2, first_id=40, roles=HANDS_ON, delivery="virtual_live_two_way", **NO_INPUT
         )
         + entries(5, first_id=30, delivery="virtual_live_two_way")  # interpretations only: not acquisition
     )
@@ -852,10 +912,8 @@ def test_virtual_without_console_detail_counts_the_log():
     assert result.achieved == 6
     assert result.detail == {
         "carried_forward": 0,
-        "virtual_without_console": 3,
-        "not_counted": [
-            {"count": 3, "reason": "virtual acquisition not from a live session with the scanner console shared"}
-        ],
+        "virtual_without_console": 5,
+        "not_counted": [{"count": 3, "reason": NOT_LINKED}, {"count": 2, "reason": NO_CONSOLE}],
     }
 
 

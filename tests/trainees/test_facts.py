@@ -39,7 +39,8 @@ class BulkProgram:
     """Trainees, cases, sessions, leave and sign-offs for one program, written with bulk_create.
 
     Entry i of a trainee: interpreted (every third also hands-on), every fourth virtual (every eighth from the shared
-    live-acquisition session), one or two curriculum topics; every tenth awaits review (submitted 10 days ago) and
+    live-acquisition session the trainee attended; the other virtual ones linked to no session, so the overlay does
+    not count them), one or two curriculum topics; every tenth awaits review (submitted 10 days ago) and
     every twentieth is a draft; the rest are signed. Every trainee attends one live scan and one lecture, has one
     leave period and one sign-off.
     """
@@ -203,6 +204,11 @@ class BulkProgram:
     def signed_of(n: int) -> int:
         return sum(1 for i in range(n) if not (i % 20 == 19 or i % 10 == 9))
 
+    @staticmethod
+    def counted_of(n: int) -> int:
+        """Signed entries that a virtual-overlay rule counts: not the virtual ones linked to no session."""
+        return sum(1 for i in range(n) if not (i % 20 == 19 or i % 10 == 9) and not (i % 4 == 0 and i % 8 != 0))
+
 
 def reload(enrollments) -> list[Enrollment]:
     """As the views pass them in: with program (and trainee) joined, in a stable order."""
@@ -292,6 +298,7 @@ def _session(program, mentor, *, type_=TrainingSession.Type.LIVE_ACQUISITION, co
 @pytest.mark.parametrize("console_shared", [True, False])
 def test_entries_carry_their_sessions_console_flag(enrollment, mentor, program, console_shared):
     live = _session(program, mentor, console_shared=console_shared)
+    AttendanceFactory(session=live, enrollment=enrollment, active_input=True)
     EntryFactory(
         enrollment=enrollment,
         supervising_mentor=mentor,
@@ -306,6 +313,50 @@ def test_entries_carry_their_sessions_console_flag(enrollment, mentor, program, 
     assert fact.session_type == "live_acquisition"
     assert fact.console_shared is console_shared
     assert fact.virtual_acquisition_without_console is (not console_shared)
+
+
+@pytest.mark.parametrize(
+    ("attend", "active_input", "attended", "with_input"),
+    [(False, False, False, False), (True, False, True, False), (True, True, True, True)],
+)
+def test_entries_carry_the_trainees_attendance_of_their_session(
+    enrollment, mentor, program, attend, active_input, attended, with_input
+):
+    live = _session(program, mentor, console_shared=True)
+    if attend:
+        AttendanceFactory(session=live, enrollment=enrollment, active_input=active_input)
+    EntryFactory(
+        enrollment=enrollment,
+        supervising_mentor=mentor,
+        signed=True,
+        assisted_console=True,
+        delivery=CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY,
+        session=live,
+    )
+
+    (fact,) = gather_facts(enrollment).entries
+
+    assert (fact.attended, fact.active_input) == (attended, with_input)
+    assert fact.virtual_acquisition_without_console is not with_input
+
+
+def test_a_session_of_another_program_is_not_attendance(enrollment, mentor, program):
+    """Even with an attendance row there (data from before the service checked it), another program's session
+    does not make a virtual entry count."""
+    elsewhere = SessionFactory(type="live_acquisition", console_shared=True)
+    AttendanceFactory(session=elsewhere, enrollment=enrollment, active_input=True)
+    EntryFactory(
+        enrollment=enrollment,
+        supervising_mentor=mentor,
+        signed=True,
+        assisted_console=True,
+        delivery=CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY,
+        session=elsewhere,
+    )
+
+    (fact,) = gather_facts(enrollment).entries
+
+    assert not fact.attended and fact.unlinked_virtual_live
 
 
 def test_attended_sessions_become_facts_with_the_number_of_attendees(enrollment, other_enrollment, mentor, program):
@@ -532,7 +583,7 @@ def test_gather_tallied_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_3
     for e in large[:3]:
         expected = dataclasses.replace(tally_entries(read[e.pk], ruleset, today=today), evidence={})
         assert tallied[e.pk].tallies == expected
-    assert tallied[large[0].pk].tallies.rule_counts["interpreted"] == BulkProgram.signed_of(300)
+    assert tallied[large[0].pk].tallies.rule_counts["interpreted"] == BulkProgram.counted_of(300)
 
 
 def test_gather_facts_for_one_enrollment_uses_the_same_queries(program, mentor, django_assert_num_queries):

@@ -11,7 +11,7 @@ from trainingportal.engine import get_ruleset
 
 from .test_engine import LEVEL_2, LEVEL_3, TODAY, entries, evaluate, facts, shipped
 
-CONSOLE = {"session_type": "live_acquisition", "console_shared": True}
+CONSOLE = {"session_type": "live_acquisition", "console_shared": True, "attended": True, "active_input": True}
 OBSERVED_REASON = "observed the scan without operating the scanner"
 
 

@@ -13,7 +13,7 @@ from progress.selectors.facts import gather_facts_for, gather_tallied_facts_for
 from trainingportal.engine import evaluate, list_rulesets
 from trainingportal.engine.evaluate import tally_entries
 
-from ..factories import CaseFactory, EnrollmentFactory, EntryFactory, SessionFactory
+from ..factories import AttendanceFactory, CaseFactory, EnrollmentFactory, EntryFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,14 @@ def varied(program, mentor, enrollment, other_enrollment):
         program=program, type="live_acquisition", title="Scanner 2", mentor=mentor, starts_at=now
     )
     review = SessionFactory(program=program, type="case_review", title="Review", mentor=mentor, starts_at=now)
+    elsewhere = SessionFactory(type="live_acquisition", title="Another program", starts_at=now, console_shared=True)
     third = EnrollmentFactory(program=program, mentors=[mentor])
+    sessions = [console_on, console_off, review, elsewhere]
+    for target in (enrollment, other_enrollment, third):
+        # Attendance recorded for some sessions, with the trainee's input for some (another program's too).
+        for session in sessions:
+            if rng.random() < 0.7:
+                AttendanceFactory(session=session, enrollment=target, active_input=rng.random() < 0.6)
     for target in (enrollment, other_enrollment, third):
         for _ in range(40):
             roles = {r: rng.random() < p for r, p in [("interpreted", 0.8), ("assisted_console", 0.25),
@@ -54,7 +61,7 @@ def varied(program, mentor, enrollment, other_enrollment):
                 supervising_mentor=mentor,
                 performed_on=TODAY - datetime.timedelta(days=rng.randint(-3, 900)),
                 delivery=rng.choice(["in_person", "virtual_live_two_way", "asynchronous"]),
-                session=rng.choice([None, None, console_on, console_off, review]),
+                session=rng.choice([None, None, *sessions]),
                 signed=rng.random() < 0.85,
                 submitted=False,
                 **roles,
@@ -91,5 +98,8 @@ def test_the_data_exercises_the_overlay(varied):
     assert sum(t.virtual_without_console for t in tallies) > 0
     assert sum(t.observed_only for t in tallies) > 0
     assert any(t.incomplete for t in tallies)
+    assert any(t.overlay_excluded for t in tallies)
+    facts = gather_facts_for(varied).values()
+    assert any(e.attended and e.active_input and e.is_virtual for f in facts for e in f.entries)
     assert all(t.total > t.virtual > 0 for t in tallies)
     assert Category.objects.filter(cases__entries__enrollment__in=varied).exists()

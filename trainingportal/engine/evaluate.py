@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from .facts import ACQUISITION_ROLES, PERFORMED_ROLES, EntryFact, Facts, Tallies
+from .facts import ACQUISITION_ROLES, NO_CONSOLE, NOT_LINKED, PERFORMED_ROLES, EntryFact, Facts, Tallies
 from .rulesets import CURRICULUM_ALL, Rule, Ruleset
 
 DAYS_PER_MONTH = Decimal("30.44")
@@ -158,6 +158,10 @@ def fte_months(facts: Facts, today: date) -> Decimal:
 
 
 def effective_roles(entry: EntryFact, *, overlay: bool) -> frozenset[str]:
+    """The roles an entry counts for. Under the virtual overlay an unlinked virtual live entry counts for nothing,
+    and virtual acquisition without the console shared and the trainee's input counts only for its other roles."""
+    if overlay and entry.unlinked_virtual_live:
+        return frozenset()
     if overlay and entry.virtual_acquisition_without_console:
         return entry.roles - ACQUISITION_ROLES
     return entry.roles
@@ -252,13 +256,8 @@ class _Evaluator:
             )
         if self.overlay and ACQUISITION_ROLES & roles:
             detail["virtual_without_console"] = self.t.virtual_without_console
-            if self.t.virtual_without_console:
-                not_counted.append(
-                    {
-                        "count": self.t.virtual_without_console,
-                        "reason": "virtual acquisition not from a live session with the scanner console shared",
-                    }
-                )
+        for reason, count in self.t.overlay_excluded.get(rule.key, {}).items():
+            not_counted.append({"count": count, "reason": reason})
         if self.t.incomplete.get(rule.key):
             not_counted.append({"count": self.t.incomplete[rule.key], "reason": "the study was not complete"})
         detail["not_counted"] = not_counted
@@ -566,7 +565,7 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
     entries = [e for e in facts.entries if e.date <= today]
     overlay = ruleset.virtual_overlay
     since = today - timedelta(days=PACE_WINDOW_DAYS)
-    rule_counts, rule_recent, evidence, incomplete = {}, {}, {}, {}
+    rule_counts, rule_recent, evidence, incomplete, overlay_excluded = {}, {}, {}, {}, {}
     for rule in ruleset.rules:
         if rule.kind == "min_cases":
             accepts = _case_filter(rule, today, overlay=overlay)
@@ -574,6 +573,16 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
             rule_counts[rule.key] = len(counted)
             rule_recent[rule.key] = sum(1 for e in counted if e.date > since)
             evidence[rule.key] = tuple(e.id for e in counted)
+            if overlay:
+                raw = _case_filter(rule, today, overlay=False)
+                left_out = [e for e in entries if raw(e) and not accepts(e)]
+                reasons = {}
+                for reason, test in ((NOT_LINKED, True), (NO_CONSOLE, False)):
+                    n = sum(1 for e in left_out if e.unlinked_virtual_live is test)
+                    if n:
+                        reasons[reason] = n
+                if reasons:
+                    overlay_excluded[rule.key] = reasons
             if rule.param("complete_study"):
                 relaxed = _case_filter(without_complete_study(rule), today, overlay=overlay)
                 left_out = sum(1 for e in entries if relaxed(e)) - len(counted)
@@ -599,6 +608,7 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
         virtual_without_console=sum(1 for e in entries if e.virtual_acquisition_without_console),
         observed_only=sum(1 for e in entries if e.observed_only),
         incomplete=incomplete,
+        overlay_excluded=overlay_excluded,
         recent=sum(1 for e in entries if e.date > since),
         weekly=tuple(weekly),
         evidence=evidence,

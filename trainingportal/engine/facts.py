@@ -23,6 +23,11 @@ ROLES = (
 # Involvement in the acquisition: virtually, it counts only with the scanner console shared (SCMR 2021, S5).
 ACQUISITION_ROLES = PERFORMED_ROLES | OBSERVED_ROLES
 IN_PERSON = "in_person"
+VIRTUAL_LIVE = "virtual_live_two_way"
+
+# Why the virtual overlay leaves an entry out of a requirement (the report lists them as "not counted").
+NOT_LINKED = "virtual live entry not linked to a session of the program that the trainee attended"
+NO_CONSOLE = "virtual acquisition without the scanner console shared and the trainee's input recorded"
 
 
 class EntryFact(NamedTuple):
@@ -37,10 +42,19 @@ class EntryFact(NamedTuple):
     categories: frozenset[str] = frozenset()
     session_type: str | None = None
     console_shared: bool = False
+    # The linked session belongs to the entry's program and the trainee's attendance is recorded (with their input).
+    attended: bool = False
+    active_input: bool = False
 
     @property
     def is_virtual(self) -> bool:
         return self.delivery != IN_PERSON
+
+    @property
+    def unlinked_virtual_live(self) -> bool:
+        """Virtual live experience counts only "provided there is active participation between the trainee and the
+        mentor" (SCMR 2021): from a session of the program the trainee attended."""
+        return self.delivery == VIRTUAL_LIVE and not self.attended
 
     @property
     def observed_only(self) -> bool:
@@ -49,11 +63,15 @@ class EntryFact(NamedTuple):
 
     @property
     def virtual_acquisition_without_console(self) -> bool:
-        """Virtual acquisition counts only from a live acquisition session with the scanner console shared."""
+        """Virtual acquisition counts only from an attended live acquisition session with the scanner console shared
+        ("the trainee must be able to visualize the control console") and the trainee's input recorded ("provide
+        input with sequence selection and modification/troubleshooting")."""
         return (
             bool(self.roles & ACQUISITION_ROLES)
             and self.is_virtual
-            and not (self.session_type == "live_acquisition" and self.console_shared)
+            and not (
+                self.session_type == "live_acquisition" and self.console_shared and self.attended and self.active_input
+            )
         )
 
 
@@ -115,6 +133,8 @@ class Tallies:
     observed_only: int = 0  # entries where the trainee watched the acquisition without operating the scanner
     # min_cases rule key -> entries the rule leaves out only because the study was incomplete
     incomplete: dict[str, int] = field(default_factory=dict)
+    # min_cases rule key -> {reason (NOT_LINKED, NO_CONSOLE): entries the virtual overlay leaves out}
+    overlay_excluded: dict[str, dict[str, int]] = field(default_factory=dict)
     recent: int = 0
     weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
     # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.
