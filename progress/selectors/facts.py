@@ -237,20 +237,20 @@ _UNLINKED = Q(delivery=VIRTUAL_LIVE) & ~_attendance()
 _CONSOLE_OK = Q(session__type="live_acquisition", session__console_shared=True) & _attendance(active_input=True)
 
 
-def _role_q(role: str, *, overlay: bool) -> Q:
-    q = Q(**{role: True})
-    if overlay and role in ACQUISITION_ROLES:
-        q &= _IN_PERSON | _CONSOLE_OK
-    return q
-
-
 def rule_q(rule: Rule, today: date, *, overlay: bool) -> Q:
     """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
     q = Q(performed_on__lte=today)
     if overlay:
         q &= ~_UNLINKED
     if roles := rule.param("roles_any"):
-        q &= reduce(operator.or_, (_role_q(r, overlay=overlay) for r in roles))
+        acquisition = [r for r in roles if r in ACQUISITION_ROLES]
+        if overlay and acquisition:
+            # One console condition for all the rule's acquisition roles (each copy is a subplan to evaluate).
+            others = [r for r in roles if r not in ACQUISITION_ROLES]
+            allowed = _any_role(acquisition) & (_IN_PERSON | _CONSOLE_OK)
+            q &= (_any_role(others) | allowed) if others else allowed
+        else:
+            q &= _any_role(roles)
     if delivery := rule.param("delivery_in"):
         q &= Q(delivery__in=delivery)
     if sources := rule.param("source_in"):
@@ -304,9 +304,10 @@ def gather_tallied_facts_for(
                 annotations[name] = Count("id", filter=q)
                 annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
                 if ruleset.virtual_overlay:
-                    raw = rule_q(rule, today, overlay=False) & ~q
+                    # Left out by the overlay = matched without it - counted; of those, the unlinked ones.
+                    raw = rule_q(rule, today, overlay=False)
+                    annotations[f"{name}_raw"] = Count("id", filter=raw)
                     annotations[f"{name}_unlinked"] = Count("id", filter=raw & _UNLINKED)
-                    annotations[f"{name}_console"] = Count("id", filter=raw & ~_UNLINKED)
                 if rule.param("complete_study"):
                     relaxed = rule_q(without_complete_study(rule), today, overlay=ruleset.virtual_overlay)
                     annotations[f"{name}_incomplete"] = Count("id", filter=relaxed & ~q)
@@ -341,7 +342,11 @@ def gather_tallied_facts_for(
 
 
 def _reasons(row: dict, column: str) -> dict[str, int]:
-    counts = {NOT_LINKED: row.get(f"{column}_unlinked", 0), NO_CONSOLE: row.get(f"{column}_console", 0)}
+    if f"{column}_raw" not in row:  # no overlay, or no signed entries
+        return {}
+    unlinked = row.get(f"{column}_unlinked", 0)
+    console = row.get(f"{column}_raw", 0) - row.get(column, 0) - unlinked
+    counts = {NOT_LINKED: unlinked, NO_CONSOLE: console}
     return {reason: n for reason, n in counts.items() if n}
 
 
