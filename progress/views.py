@@ -25,12 +25,10 @@ from trainees.selectors import (
 )
 from trainingportal.core import charts
 from trainingportal.core.forms import add_service_errors
-from trainingportal.engine import RulesetError, evaluate, get_ruleset, list_rulesets, merge_local_rules
-from trainingportal.engine.evaluate import cumulative_points
+from trainingportal.engine import RulesetError, get_ruleset, list_rulesets, merge_local_rules
 
 from . import dashboard
-from .selectors.facts import gather_facts
-from .selectors.reports import dashboard_rows, ruleset_for
+from .selectors.reports import dashboard_rows, progress_with_chart_data
 
 Role = program_selectors.Role
 
@@ -40,8 +38,7 @@ def enrollment_progress(request, pk: int):
     """The trainee dashboard: every requirement, what is missing, the pace, the charts."""
     enrollment, roles = get_enrollment_for_user(request.user, pk, action="view")
     today = timezone.localdate()
-    facts = gather_facts(enrollment)
-    ruleset = ruleset_for(enrollment)
+    ruleset = None
     other = request.GET.get("ruleset")
     if other and other != enrollment.ruleset:
         # One log, several rulebooks: evaluate against another ruleset, for information only.
@@ -49,13 +46,12 @@ def enrollment_progress(request, pk: int):
             ruleset = merge_local_rules(get_ruleset(other), enrollment.program.local_rules)
         except RulesetError:
             other = None
-    report = evaluate(facts, ruleset, today=today)
-    primary = next((r for r in ruleset.rules if r.kind == "min_cases"), None)
+    report, facts, ruleset, primary, points = progress_with_chart_data(enrollment, today=today, ruleset=ruleset)
     chart = None
     if primary:
         result = report.requirement(primary.key)
         chart = charts.cumulative_chart(
-            cumulative_points(facts, ruleset, primary.key, today=today),
+            points,
             target=int(result.required),
             start=enrollment.start_date,
             end=max(filter(None, [today, report.expected_end, result.forecast])),
@@ -137,7 +133,7 @@ def invitation_create(request, pk: int):
 @require_POST
 def enrollment_assign_mentor(request, pk: int, enrollment_pk: int):
     program, roles = program_selectors.get_program_for_user(request.user, pk, action="manage")
-    enrollment = enrollment_in_program(request.user, program, enrollment_pk)
+    enrollment = enrollment_in_program(request.user, program, enrollment_pk, action="manage")
     form = AssignMentorForm(request.POST, mentors=program_selectors.program_mentors(program))
     if form.is_valid():
         try:

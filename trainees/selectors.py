@@ -70,10 +70,10 @@ def get_enrollment_for_user(user, pk: int, *, action: str = "view") -> Access[En
     return Access(enrollment, roles)
 
 
-def enrollment_in_program(user, program, pk) -> Enrollment:
-    """An enrollment of `program` that `user` may manage, for an id sent with a program-level form (assigning a
-    mentor, a group review): 404 for anything else."""
-    enrollment = get_enrollment_for_user(user, pk, action="view").obj
+def enrollment_in_program(user, program, pk, *, action: str) -> Enrollment:
+    """An enrollment of `program` on which `user` may do `action`, for an id sent with a program-level form
+    (assigning a mentor): 404 for an enrollment of another program."""
+    enrollment = get_enrollment_for_user(user, pk, action=action).obj
     if enrollment.program_id != program.pk:
         raise Http404("No such enrollment in this program.")
     return enrollment

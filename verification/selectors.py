@@ -65,16 +65,24 @@ def conflicted_program_ids(user) -> QuerySet:
     )
 
 
+def _same_institution(user, program: Program) -> bool:
+    mine = normalise_institution(user.institution)
+    return bool(mine) and mine == normalise_institution(program.institution)
+
+
 def is_conflicted(user, program: Program) -> bool:
-    if normalise_institution(user.institution) and (
-        normalise_institution(user.institution) == normalise_institution(program.institution)
-    ):
-        return True
-    return bool(roles_in_program(user, program.pk))
+    return _same_institution(user, program) or bool(roles_in_program(user, program.pk))
 
 
-def active_reviewers():
-    return get_user_model().objects.filter(is_reviewer=True, is_active=True).order_by("email")
+def reviewers_without_conflict(program: Program) -> list:
+    """Active SCMR reviewers who may review `program` (is_conflicted for all of them in one query)."""
+    reviewers = (
+        get_user_model()
+        .objects.filter(is_reviewer=True, is_active=True)
+        .exclude(memberships__program=program)
+        .order_by("email")
+    )
+    return [user for user in reviewers if not _same_institution(user, program)]
 
 
 def _is_reviewer_for(user, program: Program) -> bool:

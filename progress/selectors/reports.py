@@ -30,11 +30,12 @@ def report_for(enrollment: Enrollment, *, today: date | None = None) -> Report:
     return reports_for([enrollment], today=today)[enrollment.pk]
 
 
-def progress_with_chart_data(enrollment: Enrollment, *, today: date | None = None):
-    """The report plus what the trainee dashboard draws: facts and the cumulative series of the first case rule."""
+def progress_with_chart_data(enrollment: Enrollment, *, today: date | None = None, ruleset: Ruleset | None = None):
+    """The report plus what the trainee dashboard and the dossier draw: facts and the cumulative series of the first
+    case rule. `ruleset`: another rulebook to read the same log against (default: the enrollment's own)."""
     today = today or timezone.localdate()
     facts = gather_facts_for([enrollment])[enrollment.pk]
-    ruleset = ruleset_for(enrollment)
+    ruleset = ruleset or ruleset_for(enrollment)
     report = evaluate(facts, ruleset, today=today)
     primary = next((r for r in ruleset.rules if r.kind == "min_cases"), None)
     points = cumulative_points(facts, ruleset, primary.key, today=today) if primary else []

@@ -26,17 +26,13 @@ from trainingportal.core.phi import check_phi_fields
 
 from .. import compliance
 from ..models import ProgramReview, ProgramReviewEvent
-from ..selectors import active_reviewers, is_conflicted, program_checklist
+from ..selectors import is_conflicted, program_checklist, reviewers_without_conflict
 
 Status = Program.VerificationStatus
 Action = ProgramReviewEvent.Action
 
 
 # --- services
-
-
-def _reviewers_for(program: Program):
-    return [user for user in active_reviewers() if not is_conflicted(user, program)]
 
 
 def _mail(template: str, *, subject: str, recipients, program: Program, event: ProgramReviewEvent) -> None:
@@ -113,7 +109,7 @@ def program_submit(*, actor, program: Program) -> ProgramReview:
     _mail(
         "submitted",
         subject=f"{program.name} submitted for SCMR program verification",
-        recipients=[reviewer] if reviewer else _reviewers_for(program),
+        recipients=[reviewer] if reviewer else reviewers_without_conflict(program),
         program=program,
         event=event,
     )
