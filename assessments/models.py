@@ -37,6 +37,26 @@ class SignOff(models.Model):
         constraints = [models.UniqueConstraint(fields=["enrollment", "competency"], name="signoff_unique")]
 
 
+class PriorExperience(models.Model):
+    """The mentor's record that a trainee's prior experience covers an in-person competency (SCMR 2021: "Depending on
+    a trainee's experience, some components ... may require an in-person experience"). Written once, with a reason."""
+
+    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.PROTECT, related_name="prior_experience")
+    competency = models.ForeignKey(Competency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "competency"], name="prior_experience_once"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="prior_experience_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Prior experience: {self.competency} ({self.enrollment_id})"
+
+
 class FinalDetermination(models.Model):
     """The program director's final competency determination (S15), e-signed after re-authentication."""
 

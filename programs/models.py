@@ -60,8 +60,18 @@ class Program(models.Model):
         "trainees per mentor in interactive sessions", default=4, validators=[MinValueValidator(1)]
     )
     ruleset = models.CharField(max_length=60, default="scmr-2018-level-2")
+    # On by default (SCMR 2021: "The image analysis and initial interpretation of a CMR exam remains an essential
+    # part of the competency assessment"): the trainee's own first read is compared with the mentor's.
     blind_review = models.BooleanField(
-        default=False, help_text="Mentors record their own read before the trainee's read is shown to them."
+        default=True, help_text="Mentors record their own read before the trainee's read is shown to them."
+    )
+    # The SCMR 2021 virtual-training rules are written for Level II; a program may apply them to its Level I and III
+    # rulesets as well.
+    virtual_overlay_all_levels = models.BooleanField(
+        "apply the virtual-training rules to Level I and III too",
+        default=False,
+        help_text="The SCMR 2021 rules (virtual share, attended sessions, console sharing, in-person competencies) "
+        "always apply to Level II.",
     )
     # Stricter local requirements on top of the ruleset (same schema as a ruleset's requirements; checked by
     # trainingportal.engine.merge_local_rules, which refuses anything weaker).

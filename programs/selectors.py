@@ -101,5 +101,10 @@ def get_invitation_by_token(token: str) -> Invitation:
     return invitation
 
 
-def director_level3_credential(program: Program) -> Credential | None:
-    return Credential.objects.filter(user_id=program.director_id, level=Credential.Level.III).first()
+def director_qualification(program: Program) -> Credential | None:
+    """The director's qualification to lead the program (S2): Level III, Advanced Practitioner, or an equivalent CMR
+    expert with a written justification — in that order of preference."""
+    found = {
+        c.level: c for c in Credential.objects.filter(user_id=program.director_id, level__in=Credential.DIRECTOR_LEVELS)
+    }
+    return next((found[level] for level in Credential.DIRECTOR_LEVELS if level in found), None)

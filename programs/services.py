@@ -24,7 +24,7 @@ from trainingportal.core.pdf import absolute_url
 from trainingportal.core.phi import check_phi, check_phi_fields
 
 from .models import Invitation, Membership, Program
-from .selectors import director_level3_credential, is_program_member
+from .selectors import director_qualification, is_program_member
 
 Role = Membership.Role
 Status = Program.VerificationStatus
@@ -52,7 +52,7 @@ PROFILE_TEXT_LABELS = {
     "video_platform": "Video platform",
     "console_sharing_method": "Console sharing method",
 }
-CREDENTIAL_FIELDS = ["level", "body", "identifier", "issued_on"]
+CREDENTIAL_FIELDS = ["level", "body", "identifier", "issued_on", "justification"]
 
 
 @transaction.atomic
@@ -229,12 +229,30 @@ def program_profile_update(
     cred = None
     if credential:
         check_phi_fields(
-            {"credential_body": credential.get("body", ""), "credential_identifier": credential.get("identifier", "")},
-            {"credential_body": "Issuing body", "credential_identifier": "Certificate or letter id"},
+            {
+                "credential_body": credential.get("body", ""),
+                "credential_identifier": credential.get("identifier", ""),
+                "credential_justification": credential.get("justification", ""),
+            },
+            {
+                "credential_body": "Issuing body",
+                "credential_identifier": "Certificate or letter id",
+                "credential_justification": "Justification",
+            },
         )
-        cred = director_level3_credential(program) or Credential(user=program.director)
+        cred = director_qualification(program) or Credential(user=program.director)
         for name in CREDENTIAL_FIELDS:
-            setattr(cred, name, credential[name])
+            setattr(cred, name, credential.get(name, ""))
+        if cred.level not in Credential.DIRECTOR_LEVELS:
+            raise ValidationError(
+                {
+                    "credential_level": "A program is led by a Level III, an Advanced Practitioner or an equivalent expert."
+                }
+            )
+        if cred.level == Credential.Level.EQ and not cred.justification.strip():
+            raise ValidationError(
+                {"credential_justification": "Say why the director is an equivalent CMR expert (training, experience)."}
+            )
         cred.full_clean(exclude=["document", "user"])
     document_content = _check_document(credential_document) if credential_document is not None else None
     if document_content is not None and cred is None:
@@ -256,7 +274,12 @@ def program_profile_update(
             actor=actor,
             action="credential.update",
             obj=cred,
-            after={"level": cred.level, "body": cred.body, "identifier": cred.identifier},
+            after={
+                "level": cred.level,
+                "body": cred.body,
+                "identifier": cred.identifier,
+                "justification": cred.justification,
+            },
         )
     log_action(
         actor=actor, action="program.profile_update", obj=program, before=before, after=snapshot_profile(program)

@@ -13,4 +13,6 @@ program_urlpatterns = [
 # In the "trainees" namespace: /enrollments/<id>/.
 enrollment_urlpatterns = [
     path("<int:pk>/", views.enrollment_progress, name="progress"),
+    path("<int:pk>/virtual-share/", views.enrollment_virtual_share, name="virtual_share"),
+    path("<int:pk>/prior-experience/", views.enrollment_prior_experience, name="prior_experience"),
 ]

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from assessments import services as assessment_services
 from assessments.selectors import in_person_items
 from cases.selectors import entry_counts_by_enrollment
 from programs import selectors as program_selectors
@@ -28,6 +29,7 @@ from trainingportal.core.forms import add_service_errors
 from trainingportal.engine import RulesetError, get_ruleset, list_rulesets, merge_local_rules
 
 from . import dashboard
+from .forms import PriorExperienceForm, VirtualShareForm
 from .selectors.reports import dashboard_rows, progress_with_chart_data
 
 Role = program_selectors.Role
@@ -37,6 +39,10 @@ Role = program_selectors.Role
 def enrollment_progress(request, pk: int):
     """The trainee dashboard: every requirement, what is missing, the pace, the charts."""
     enrollment, roles = get_enrollment_for_user(request.user, pk, action="view")
+    return _progress_page(request, enrollment, roles)
+
+
+def _progress_page(request, enrollment, roles, *, share_form=None, prior_form=None, status=200):
     today = timezone.localdate()
     ruleset = None
     other = request.GET.get("ruleset")
@@ -59,6 +65,7 @@ def enrollment_progress(request, pk: int):
             title=f"{result.label}: cumulative",
         )
     coverage = next((r for r in report.requirements if r.kind == "category_coverage"), None)
+    items = in_person_items(enrollment)
     context = {
         "enrollment": enrollment,
         "facts": facts,
@@ -70,7 +77,7 @@ def enrollment_progress(request, pk: int):
         "share_chart": charts.share_bar(
             virtual=report.virtual_count,
             in_person=report.in_person_count,
-            cap_percent=enrollment.program.max_virtual_share,
+            cap_percent=report.virtual_cap if report.virtual_cap is not None else enrollment.program.max_virtual_share,
         ),
         "coverage": (
             [(name, coverage.detail["counts"].get(slug, 0)) for slug, name in facts.curriculum] if coverage else None
@@ -80,9 +87,68 @@ def enrollment_progress(request, pk: int):
         "is_director": "director" in roles,
         "shows_dossiers": bool(roles & {"director", "trainee"}),
         "mentors": enrollment.mentors.all(),
-        "in_person_items": in_person_items(enrollment),
+        "in_person_items": items,
+        "can_assess": bool(roles & {"mentor", "director"}),
     }
-    return render(request, "progress/enrollment_progress.html", context)
+    if context["can_assess"]:
+        open_items = [item["competency"] for item in items if item["status"] in ("not_yet", "virtual_only")]
+        context["share_form"] = share_form or VirtualShareForm(
+            program_cap=enrollment.program.max_virtual_share,
+            initial={"share": enrollment.max_virtual_share, "reason": enrollment.max_virtual_share_reason},
+        )
+        context["prior_form"] = prior_form or (PriorExperienceForm(competencies=open_items) if open_items else None)
+    return render(request, "progress/enrollment_progress.html", context, status=status)
+
+
+@login_required
+@require_POST
+def enrollment_virtual_share(request, pk: int):
+    """The mentor lowers (or restores) the trainee's virtual share."""
+    enrollment, roles = get_enrollment_for_user(request.user, pk, action="assess")
+    form = VirtualShareForm(request.POST, program_cap=enrollment.program.max_virtual_share)
+    if form.is_valid():
+        try:
+            trainee_services.set_trainee_virtual_share(
+                actor=request.user,
+                enrollment=enrollment,
+                share=form.cleaned_data["share"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            share = form.cleaned_data["share"]
+            messages.success(
+                request,
+                f"{enrollment.trainee}'s virtual share is now at most {share}%."
+                if share is not None
+                else f"{enrollment.trainee} now has the program's virtual share.",
+            )
+            return redirect("trainees:progress", pk=enrollment.pk)
+    return _progress_page(request, enrollment, roles, share_form=form, status=400)
+
+
+@login_required
+@require_POST
+def enrollment_prior_experience(request, pk: int):
+    """The mentor records that the trainee's prior experience covers an in-person competency."""
+    enrollment, roles = get_enrollment_for_user(request.user, pk, action="assess")
+    competencies = [item["competency"] for item in in_person_items(enrollment)]
+    form = PriorExperienceForm(request.POST, competencies=competencies)
+    if form.is_valid():
+        try:
+            record = assessment_services.record_prior_experience(
+                actor=request.user,
+                enrollment=enrollment,
+                competency_code=form.cleaned_data["competency"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Prior experience recorded for {record.competency.title}.")
+            return redirect("trainees:progress", pk=enrollment.pk)
+    return _progress_page(request, enrollment, roles, prior_form=form, status=400)
 
 
 def _program_page(request, program, roles, *, invite_form=None, status=200):

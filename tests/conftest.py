@@ -60,6 +60,7 @@ def program(director):
 def mentor(program):
     user = UserFactory(email="mentor@example.test", full_name="Max Mentor")
     MembershipFactory(user=user, program=program, role=Membership.Role.MENTOR)
+    CredentialFactory(user=user, level="II", identifier="SCMR-L2-MENTOR")  # signs entries that count for Level II
     return user
 
 

@@ -56,6 +56,9 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Hybrid CMR Program {n}")
     institution = "Example Heart Center"
     director = factory.SubFactory(UserFactory)
+    # New programs review blind by default (Program.blind_review); most tests exercise the plain sign-off, and the
+    # blind-review tests turn it on.
+    blind_review = False
 
     @factory.post_generation
     def director_membership(self, create, extracted, **kwargs):
@@ -130,6 +133,14 @@ class EntryFactory(factory.django.DjangoModelFactory):
             mentor_feedback="Good read.",
             mentor_agrees=True,
         )
+
+    @factory.post_generation
+    def signer_credential(self, create, extracted, **kwargs):
+        """A signed entry counts only when its signer holds a CMR credential of the ruleset's level: give a signer
+        without one a Level III (pass `signer_credential=False` to leave them without)."""
+        if create and self.signed_by_id and extracted is not False:
+            if not Credential.objects.filter(user_id=self.signed_by_id).exists():
+                CredentialFactory(user=self.signed_by)
 
 
 class VerificationRequestFactory(factory.django.DjangoModelFactory):

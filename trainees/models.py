@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 
@@ -32,6 +33,13 @@ class Enrollment(models.Model):
     # Level I experience carried forward toward Level II (SPEC section 4).
     carried_forward_cases = models.PositiveIntegerField(default=0)
     carried_forward_months = models.DecimalField(max_digits=4, decimal_places=1, default=0)
+    # The mentor's lower virtual share for this trainee (SCMR 2021: the share "can vary depending on ... the
+    # competency of the individual trainee as evaluated by the CMR mentor"). Never above the program's; empty means
+    # the program's. Set through trainees.services.set_trainee_virtual_share.
+    max_virtual_share = models.PositiveSmallIntegerField(
+        "maximum virtual share for this trainee (%)", null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    max_virtual_share_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

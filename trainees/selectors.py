@@ -50,6 +50,8 @@ ENROLLMENT_ACTIONS: dict[str, set[str]] = {
     "log_cases": {"trainee"},
     "manage": {"director"},
     "request_verification": {"director"},
+    # The mentor's judgements about the trainee: a lower virtual share, prior experience covering an in-person item.
+    "assess": {"mentor", "director"},
 }
 
 

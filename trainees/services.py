@@ -8,6 +8,7 @@ from programs.models import Membership
 from programs.selectors import is_program_member
 from programs.services import account_create_for_invitation, invitation_redeem
 from trainingportal.core.audit import log_action
+from trainingportal.core.phi import check_phi_fields
 
 from .models import Enrollment
 
@@ -45,6 +46,36 @@ def enrollment_assign_mentor(*, actor, enrollment: Enrollment, mentor) -> None:
         raise ValidationError({"mentor": "Choose a mentor of this program."})
     enrollment.mentors.add(mentor)
     log_action(actor=actor, action="enrollment.assign_mentor", obj=enrollment, after={"mentor": mentor.email})
+
+
+@transaction.atomic
+def set_trainee_virtual_share(*, actor, enrollment: Enrollment, share: int | None, reason: str = "") -> Enrollment:
+    """The mentor's (or director's) lower virtual share for one trainee, with the reason (SCMR 2021: the share "can
+    vary depending on ... the competency of the individual trainee as evaluated by the CMR mentor"). Never above the
+    program's maximum; `None` returns the trainee to the program's. The caller checked the 'assess' action."""
+    enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
+    reason = (reason or "").strip()
+    cap = enrollment.program.max_virtual_share
+    if share is not None:
+        if not 0 <= share <= cap:
+            raise ValidationError(
+                {"share": f"Choose a share from 0 to {cap}%: a trainee's share is never above the program's ({cap}%)."}
+            )
+        if not reason:
+            raise ValidationError({"reason": "Say why this trainee's share is lower than the program's."})
+        check_phi_fields({"reason": reason}, {"reason": "Reason"})
+    before = {"share": enrollment.max_virtual_share, "reason": enrollment.max_virtual_share_reason}
+    enrollment.max_virtual_share = share
+    enrollment.max_virtual_share_reason = reason if share is not None else ""
+    enrollment.save(update_fields=["max_virtual_share", "max_virtual_share_reason"])
+    log_action(
+        actor=actor,
+        action="enrollment.virtual_share",
+        obj=enrollment,
+        before=before,
+        after={"share": share, "reason": enrollment.max_virtual_share_reason},
+    )
+    return enrollment
 
 
 @transaction.atomic

@@ -25,7 +25,14 @@ SNAPSHOT_VERSION = 2  # 2: requirement engine report, chart series, virtual shar
 
 def _credentials(user) -> list[dict]:
     return [
-        {"level": c.level, "body": c.body, "identifier": c.identifier, "issued_on": c.issued_on.isoformat()}
+        {
+            "level": c.level,
+            "level_label": c.get_level_display(),
+            "body": c.body,
+            "identifier": c.identifier,
+            "issued_on": c.issued_on.isoformat(),
+            "justification": c.justification,
+        }
         for c in user.credentials.all()
     ]
 

@@ -23,7 +23,20 @@ class ProgramProfileForm(forms.ModelForm):
         choices=[("", "— choose —"), *Program._meta.get_field("didactic_source").choices], required=False
     )
     credential_level = forms.ChoiceField(
-        label="Director's credential level", choices=[("", "— none —"), *Credential.Level.choices], required=False
+        label="Director's qualification",
+        choices=[
+            ("", "— none —"),
+            *[(level.value, level.label) for level in Credential.DIRECTOR_LEVELS],
+        ],
+        required=False,
+        help_text='SCMR 2021: a virtual program is "led by a Level-III-trained, Advanced Practitioner, or equivalent '
+        'CMR expert".',
+    )
+    credential_justification = forms.CharField(
+        label="Justification (equivalent expert only)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The training and experience that make the director an equivalent CMR expert.",
     )
     credential_body = forms.CharField(label="Issuing body", max_length=100, required=False, help_text="SCMR, EACVI, …")
     credential_identifier = forms.CharField(label="Certificate or letter id", max_length=100, required=False)
@@ -52,7 +65,7 @@ class ProgramProfileForm(forms.ModelForm):
     def __init__(self, *args, credential: Credential | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if credential is not None and not self.is_bound:
-            for name in ("level", "body", "identifier", "issued_on"):
+            for name in ("level", "body", "identifier", "issued_on", "justification"):
                 self.initial[f"credential_{name}"] = getattr(credential, name)
         self.fields[
             "interactive_group_cap"
@@ -67,6 +80,11 @@ class ProgramProfileForm(forms.ModelForm):
             self.add_error(
                 "credential_level", "Fill in the credential's level, issuing body, id and date, or none of them."
             )
+        if (
+            data.get("credential_level") == Credential.Level.EQ
+            and not (data.get("credential_justification") or "").strip()
+        ):
+            self.add_error("credential_justification", "Say why the director is an equivalent CMR expert.")
         return data
 
     def _post_clean(self):
@@ -77,7 +95,10 @@ class ProgramProfileForm(forms.ModelForm):
         data = self.cleaned_data
         credential = None
         if data.get("credential_level"):
-            credential = {n: data[f"credential_{n}"] for n in ("level", "body", "identifier", "issued_on")}
+            credential = {
+                n: data.get(f"credential_{n}", "")
+                for n in ("level", "body", "identifier", "issued_on", "justification")
+            }
         return {
             "profile": {name: data[name] for name in PROFILE_FIELDS},
             "credential": credential,

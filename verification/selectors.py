@@ -16,7 +16,7 @@ from cases.selectors import program_complete_study_count
 from programs.models import Membership, Program
 from programs.selectors import (
     directed_program_ids,
-    director_level3_credential,
+    director_qualification,
     member_program_ids,
     roles_in_program,
 )
@@ -156,7 +156,7 @@ def program_history(program: Program) -> QuerySet[ProgramReviewEvent]:
 def program_compliance_facts(program: Program) -> compliance.Facts:
     """Everything the checklist needs, in a fixed number of queries (7, whatever the program's size):
     credential, lectures, sessions, attendance with input, complete-study cases, feedback, final determinations."""
-    credential = director_level3_credential(program)
+    credential = director_qualification(program)
     training = program_training_totals(program)
     try:
         ruleset = get_ruleset(program.ruleset)
@@ -171,6 +171,7 @@ def program_compliance_facts(program: Program) -> compliance.Facts:
         level3_credential=(
             f"{credential.body} {credential.get_level_display()} ({credential.identifier}), issued "
             f"{credential.issued_on:%-d %b %Y}"
+            + (f"; justification: {credential.justification}" if credential.level == credential.Level.EQ else "")
             if credential
             else ""
         ),

@@ -16,13 +16,14 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from assessments.selectors import sign_off_rows
+from assessments.selectors import in_person_framework, prior_experience_rows, sign_off_rows
 from cases.models import Case, CaseLogEntry
 from curriculum.selectors import topic_rows
 from trainees.models import Enrollment
 from trainees.selectors import leave_rows
 from training.models import Attendance
 from training.selectors import attendance_rows, lecture_completion_rows
+from trainingportal.accounts.selectors import best_levels, credentialed_at
 from trainingportal.engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
 from trainingportal.engine.evaluate import (
     PACE_WINDOW_DAYS,
@@ -33,12 +34,14 @@ from trainingportal.engine.evaluate import (
 )
 from trainingportal.engine.facts import (
     ACQUISITION_ROLES,
+    LOW_MENTOR,
     NO_CONSOLE,
     NOT_LINKED,
     OBSERVED_ROLES,
     PERFORMED_ROLES,
     VIRTUAL_LIVE,
     Tallies,
+    levels_at_least,
 )
 
 ROLE_FIELDS = CaseLogEntry.ROLE_FIELDS
@@ -46,8 +49,9 @@ _ROLE_COLUMNS = ", ".join(f"e.{name}" for name in ROLE_FIELDS)  # field names fr
 
 
 def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
-    """Facts for each enrollment (with `program` loaded). Seven queries, whatever the number of enrollments or
-    entries: signed entries, their case topics, review counts, leave, attendance, sign-offs, the topic list."""
+    """Facts for each enrollment (with `program` loaded). Ten queries, whatever the number of enrollments or
+    entries: signed entries, their case topics, their signers' levels, review counts, leave, attendance, lectures,
+    sign-offs, prior experience, the in-person competencies, the topic list."""
     ids = [e.pk for e in enrollments]
     if not ids:
         return {}
@@ -59,7 +63,7 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
             f"""
             SELECT e.id, e.enrollment_id, e.case_id, e.performed_on, {_ROLE_COLUMNS},
                    e.delivery, c.source, c.complete_study, s.type, s.console_shared,
-                   s.program_id = c.program_id AND a.id IS NOT NULL, a.active_input
+                   s.program_id = c.program_id AND a.id IS NOT NULL, a.active_input, e.signed_by_id
             FROM cases_caselogentry e
             JOIN cases_case c ON c.id = e.case_id
             LEFT JOIN programs_trainingsession s ON s.id = e.session_id
@@ -80,6 +84,7 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
         )
         case_categories = cursor.fetchall()
     other = _other_facts(ids)
+    levels = best_levels({row[-1] for row in rows})
     slugs = other["slugs"]
     categories: dict[int, set[str]] = defaultdict(set)
     for case_id, category_id in case_categories:
@@ -93,7 +98,7 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
     for row in rows:
         entry_id, enrollment_id, case_id, day = row[:4]
         flags = row[4 : 4 + n_roles]
-        delivery, source, complete, session_type, console, attended, active_input = row[4 + n_roles :]
+        delivery, source, complete, session_type, console, attended, active_input, signer = row[4 + n_roles :]
         key = tuple(flags)
         roles = role_sets.get(key)
         if roles is None:
@@ -111,6 +116,7 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
                 bool(console),
                 bool(attended),
                 bool(attended and active_input),
+                levels.get(signer),
             )
         )
 
@@ -144,6 +150,9 @@ def _facts(e: Enrollment, other: dict, *, entries=(), tallies=None) -> Facts:
             max_virtual_share=e.program.max_virtual_share,
             interactive_group_cap=e.program.interactive_group_cap,
         ),
+        trainee_max_virtual_share=e.max_virtual_share,
+        in_person_competencies=other["in_person"],
+        prior_experience=frozenset(other["prior"][e.pk]),
         curriculum=other["curriculum"],
     )
 
@@ -195,8 +204,13 @@ def _other_facts(ids: list[int]) -> dict:
     sign_offs: dict[int, list[SignOffFact]] = defaultdict(list)
     for enrollment_id, code, delivery, signed_on, in_person in sign_off_rows(ids):
         sign_offs[enrollment_id].append(SignOffFact(code, delivery, signed_on, in_person))
+    prior: dict[int, set[str]] = defaultdict(set)
+    for enrollment_id, code in prior_experience_rows(ids):
+        prior[enrollment_id].add(code)
     topics = topic_rows()
     return {
+        "prior": prior,
+        "in_person": in_person_framework(),
         "reviews": reviews,
         "leave": leave,
         "sessions": sessions,
@@ -237,9 +251,16 @@ _UNLINKED = Q(delivery=VIRTUAL_LIVE) & ~_attendance()
 _CONSOLE_OK = Q(session__type="live_acquisition", session__console_shared=True) & _attendance(active_input=True)
 
 
-def rule_q(rule: Rule, today: date, *, overlay: bool) -> Q:
+def _signed_at_least(level: str) -> Q:
+    """The SQL twin of EntryFact.signed_at_least: the signer holds a credential of at least `level`."""
+    return Q(signed_by_id__in=credentialed_at(levels_at_least(level)))
+
+
+def rule_q(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None = None) -> Q:
     """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
     q = Q(performed_on__lte=today)
+    if mentor_level is not None:
+        q &= _signed_at_least(mentor_level)
     if overlay:
         q &= ~_UNLINKED
     if roles := rule.param("roles_any"):
@@ -300,16 +321,25 @@ def gather_tallied_facts_for(
             if rule.kind == "min_cases":
                 name = f"rule_{len(columns)}"
                 columns[(ruleset.label, rule.key)] = name
-                q = rule_q(rule, today, overlay=ruleset.virtual_overlay)
+                overlay, mentor_level = ruleset.virtual_overlay, ruleset.mentor_min_level
+                q = rule_q(rule, today, overlay=overlay, mentor_level=mentor_level)
                 annotations[name] = Count("id", filter=q)
                 annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
-                if ruleset.virtual_overlay:
-                    # Left out by the overlay = matched without it - counted; of those, the unlinked ones.
-                    raw = rule_q(rule, today, overlay=False)
+                annotations[f"{name}_in_person"] = Count("id", filter=q & _IN_PERSON)
+                annotations[f"{name}_recent_in_person"] = Count("id", filter=q & _IN_PERSON & Q(performed_on__gt=since))
+                loose = without_complete_study(rule)
+                if overlay or mentor_level or rule.param("complete_study"):
+                    # Left out = matched by the rule's fields - counted, one reason each in the order of
+                    # engine.evaluate.tally_entries: the signer's level, unlinked, incomplete, the console (the rest).
+                    raw = rule_q(loose, today, overlay=False)
                     annotations[f"{name}_raw"] = Count("id", filter=raw)
-                    annotations[f"{name}_unlinked"] = Count("id", filter=raw & _UNLINKED)
+                    qualified = _signed_at_least(mentor_level) if mentor_level else Q()
+                    if mentor_level:
+                        annotations[f"{name}_low_mentor"] = Count("id", filter=raw & ~qualified)
+                    if overlay:
+                        annotations[f"{name}_unlinked"] = Count("id", filter=raw & qualified & _UNLINKED)
                 if rule.param("complete_study"):
-                    relaxed = rule_q(without_complete_study(rule), today, overlay=ruleset.virtual_overlay)
+                    relaxed = rule_q(loose, today, overlay=overlay, mentor_level=mentor_level)
                     annotations[f"{name}_incomplete"] = Count("id", filter=relaxed & ~q)
     counts = {row["enrollment_id"]: row for row in signed.values("enrollment_id").annotate(**annotations)}
 
@@ -333,7 +363,9 @@ def gather_tallied_facts_for(
             virtual_without_console=row.get("virtual_without_console", 0),
             observed_only=row.get("observed_only", 0),
             incomplete={key: row[f"{column}_incomplete"] for key, column in keys if row.get(f"{column}_incomplete")},
-            overlay_excluded={key: reasons for key, column in keys if (reasons := _reasons(row, column))},
+            excluded={key: reasons for key, column in keys if (reasons := _reasons(row, column))},
+            rule_in_person={key: row.get(f"{column}_in_person", 0) for key, column in keys},
+            rule_recent_in_person={key: row.get(f"{column}_recent_in_person", 0) for key, column in keys},
             recent=row.get("recent", 0),
             weekly=tuple(row.get(f"week_{index}", 0) for index in range(WEEKS)),
         )
@@ -342,11 +374,12 @@ def gather_tallied_facts_for(
 
 
 def _reasons(row: dict, column: str) -> dict[str, int]:
-    if f"{column}_raw" not in row:  # no overlay, or no signed entries
+    if f"{column}_raw" not in row:  # no gates, or no signed entries
         return {}
-    unlinked = row.get(f"{column}_unlinked", 0)
-    console = row.get(f"{column}_raw", 0) - row.get(column, 0) - unlinked
-    counts = {NOT_LINKED: unlinked, NO_CONSOLE: console}
+    low, unlinked = row.get(f"{column}_low_mentor", 0), row.get(f"{column}_unlinked", 0)
+    incomplete = row.get(f"{column}_incomplete", 0)
+    console = row.get(f"{column}_raw", 0) - row.get(column, 0) - low - unlinked - incomplete
+    counts = {LOW_MENTOR: low, NOT_LINKED: unlinked, NO_CONSOLE: console}
     return {reason: n for reason, n in counts.items() if n}
 
 

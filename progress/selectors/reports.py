@@ -15,9 +15,13 @@ from trainingportal.engine.evaluate import cumulative_points
 from .facts import gather_facts_for, gather_tallied_facts_for
 
 
-def ruleset_for(enrollment: Enrollment) -> Ruleset:
-    """The enrollment's ruleset version with its program's stricter local rules."""
-    return merge_local_rules(get_ruleset(enrollment.ruleset), enrollment.program.local_rules)
+def ruleset_for(enrollment: Enrollment, ruleset: Ruleset | None = None) -> Ruleset:
+    """The enrollment's ruleset version with its program's stricter local rules (or another `ruleset`), and the SCMR 2021
+    virtual overlay when the ruleset carries it (Level II) or the program opted in for every level."""
+    program = enrollment.program
+    if ruleset is None:  # another rulebook is read as it is: the program's local rules are written for its own
+        ruleset = merge_local_rules(get_ruleset(enrollment.ruleset), program.local_rules)
+    return ruleset.with_overlay() if program.virtual_overlay_all_levels else ruleset
 
 
 def reports_for(enrollments: Sequence[Enrollment], *, today: date | None = None) -> dict[int, Report]:
@@ -35,7 +39,7 @@ def progress_with_chart_data(enrollment: Enrollment, *, today: date | None = Non
     case rule. `ruleset`: another rulebook to read the same log against (default: the enrollment's own)."""
     today = today or timezone.localdate()
     facts = gather_facts_for([enrollment])[enrollment.pk]
-    ruleset = ruleset or ruleset_for(enrollment)
+    ruleset = ruleset_for(enrollment, ruleset)
     report = evaluate(facts, ruleset, today=today)
     primary = next((r for r in ruleset.rules if r.kind == "min_cases"), None)
     points = cumulative_points(facts, ruleset, primary.key, today=today) if primary else []

@@ -15,6 +15,7 @@ import pytest
 from trainingportal.engine import (
     EntryFact,
     Facts,
+    LectureFact,
     ProgramFacts,
     SessionFact,
     SignOffFact,
@@ -22,15 +23,24 @@ from trainingportal.engine import (
     get_ruleset,
     list_rulesets,
 )
-from trainingportal.engine.evaluate import CURRICULUM, cumulative_points, fte_months, months_before, tally_entries
-from trainingportal.engine.facts import NO_CONSOLE, NOT_LINKED
+from trainingportal.engine.evaluate import (
+    CURRICULUM,
+    VIRTUAL_CITATION,
+    cumulative_points,
+    fte_months,
+    months_before,
+    overlay_note,
+    tally_entries,
+    virtual_cap,
+)
+from trainingportal.engine.facts import LOW_MENTOR, NO_CONSOLE, NOT_LINKED, OVER_VIRTUAL_SHARE
 from trainingportal.engine.rulesets import parse_ruleset
 
 TODAY = date(2026, 11, 20)
 LEVEL_1 = "scmr-2018-level-1"
 LEVEL_2 = "scmr-2018-level-2"
 LEVEL_3 = "scmr-2018-level-3"
-CBCMR = "cbcmr-maintenance"
+CBCMR = "cbcmr-exam-eligibility"
 
 
 # --- builders ---------------------------------------------------------------------------------------------------
@@ -41,7 +51,9 @@ def ago(days: int) -> date:
 
 
 def entry(id: int = 1, *, days_ago: int = 1, roles=("interpreted",), delivery="in_person", **fields) -> EntryFact:
+    """A signed entry; signed by a Level III mentor unless `signer_level` says otherwise."""
     categories = frozenset(fields.pop("categories", ()))
+    fields.setdefault("signer_level", "III")
     return EntryFact(
         id=id, date=ago(days_ago), roles=frozenset(roles), delivery=delivery, categories=categories, **fields
     )
@@ -615,7 +627,7 @@ def test_coverage_of_a_list_with_a_minimum_per_topic(flow, valvular, met):
 
     assert result.met is met
     assert result.achieved == (flow >= 2) + (valvular >= 2)
-    assert result.detail == {"counts": {"flow": flow, "valvular": valvular}, "minimum": 2}
+    assert result.detail == {"counts": {"flow": flow, "valvular": valvular}, "minimum": 2, "lectures": {}}
 
 
 def test_one_case_with_two_topics_counts_for_both():
@@ -750,41 +762,88 @@ def level_2(f: Facts):
     return evaluate(f, get_ruleset(LEVEL_2), today=TODAY)
 
 
+LINKED = {"session_type": "case_review", "attended": True}  # a virtual live read from an attended session
+# A virtual live acquisition that counts: attended, the console shared, the trainee's input recorded.
+LIVE_CONSOLE = {"session_type": "live_acquisition", "console_shared": True, "attended": True, "active_input": True}
+
+
 def virtual_log(virtual: int, total: int) -> tuple[EntryFact, ...]:
-    return entries(virtual, delivery="virtual_live_two_way") + entries(total - virtual, first_id=10_000)
+    """`virtual` interpretations from attended virtual sessions, the rest in person."""
+    return entries(virtual, delivery="virtual_live_two_way", **LINKED) + entries(total - virtual, first_id=10_000)
 
 
 @pytest.mark.parametrize(
-    ("virtual", "total", "cap", "met"),
+    ("virtual", "total", "cap", "over"),
     [
-        (5, 10, 50, True),  # exactly at the cap
-        (6, 10, 50, False),  # one entry over
-        (0, 10, 50, True),
-        (10, 10, 100, True),
-        (4, 10, 40, True),
-        (5, 10, 40, False),
-        (500, 1000, 50, True),
-        (501, 1000, 50, False),
-        (1, 3, 33, False),  # 33.3% > 33%
+        (5, 10, 50, False),  # exactly at the cap
+        (6, 10, 50, True),  # one entry over
+        (0, 10, 50, False),
+        (10, 10, 100, False),
+        (4, 10, 40, False),
+        (5, 10, 40, True),
+        (500, 1000, 50, False),
+        (501, 1000, 50, True),
+        (1, 3, 33, True),  # 33.3% > 33%
     ],
 )
-def test_virtual_share_at_most_the_program_maximum(virtual, total, cap, met):
+def test_virtual_share_over_the_program_maximum_is_flagged(virtual, total, cap, over):
     report = level_2(facts(entries=virtual_log(virtual, total), program=ProgramFacts(max_virtual_share=cap)))
-    share = report.requirement("virtual_share")
 
-    assert share.at_most and share.overlay
-    assert share.required == cap
-    assert share.met is met
-    assert ("over_virtual_cap" in report.flag_codes) is (not met)
+    assert ("over_virtual_cap" in report.flag_codes) is over
+    assert report.virtual_cap == cap
     assert report.virtual_count == virtual and report.in_person_count == total - virtual
+    # Tracked and flagged, never a requirement: more virtual evidence cannot fail a trainee.
+    assert report.requirement("virtual_share") is None
 
 
 def test_virtual_share_just_over_the_cap_is_over_even_if_it_rounds_down_to_the_cap():
     # 501 of 1001 = 50.05%: over a 50% maximum, although it displays as 50.0 with one decimal rounded down.
     report = level_2(facts(entries=virtual_log(501, 1001)))
 
-    assert not report.requirement("virtual_share").met
+    assert report.virtual_share == 50.0
     assert "over_virtual_cap" in report.flag_codes
+
+
+@pytest.mark.parametrize(
+    ("trainee_cap", "virtual", "over", "cap"),
+    [
+        (40, 4, False, 40),  # the mentor lowered the share for this trainee: at it
+        (40, 5, True, 40),  # one over the trainee's cap, within the program's
+        (60, 5, False, 50),  # a trainee value above the program's changes nothing
+        (60, 6, True, 50),
+        (None, 5, False, 50),
+    ],
+)
+def test_the_trainees_lower_virtual_share_lowers_the_flag_threshold(trainee_cap, virtual, over, cap):
+    report = level_2(facts(entries=virtual_log(virtual, 10), trainee_max_virtual_share=trainee_cap))
+
+    assert report.virtual_cap == cap
+    assert ("over_virtual_cap" in report.flag_codes) is over
+
+
+def test_over_the_virtual_share_never_fails_a_requirement():
+    """150 in-person interpretations meet the minimum; 300 more virtual ones raise the flag and fail nothing."""
+    honest = facts(entries=entries(150))
+    plus_virtual = facts(entries=entries(150) + entries(300, first_id=1000, delivery="virtual_live_two_way", **LINKED))
+
+    before, after = level_2(honest), level_2(plus_virtual)
+
+    assert "over_virtual_cap" in after.flag_codes
+    assert [(r.key, r.met) for r in after.requirements] == [(r.key, r.met) for r in before.requirements]
+    assert all(a.achieved >= b.achieved for a, b in zip(after.requirements, before.requirements, strict=True))
+    # The interpretations beyond the 50% allowance (75 of 150) are reported, not counted.
+    assert after.requirement("interpreted").detail["virtual_counted"] == 75
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_3])
+def test_without_the_overlay_the_virtual_share_is_reported_but_has_no_cap(ruleset_id):
+    report = evaluate(facts(entries=virtual_log(10, 10)), get_ruleset(ruleset_id), today=TODAY)
+
+    assert report.virtual_share == 100.0 and report.virtual_cap is None
+    assert "over_virtual_cap" not in report.flag_codes
+
+    opted_in = evaluate(facts(entries=virtual_log(10, 10)), get_ruleset(ruleset_id).with_overlay(), today=TODAY)
+    assert opted_in.virtual_cap == 50 and "over_virtual_cap" in opted_in.flag_codes
 
 
 def test_asynchronous_cases_count_as_virtual():
@@ -794,13 +853,13 @@ def test_asynchronous_cases_count_as_virtual():
 
 def test_no_entries_is_within_the_cap():
     report = level_2(facts())
-    assert report.requirement("virtual_share").met and report.requirement("virtual_share").achieved == 0
+    assert report.virtual_share is None and "over_virtual_cap" not in report.flag_codes
 
 
 def test_over_the_cap_flag_says_by_how_much():
     report = level_2(facts(entries=virtual_log(6, 10)))
     flag = next(f for f in report.flags if f.code == "over_virtual_cap")
-    assert flag.message == "Virtual share 60% is over the program's 50% maximum"
+    assert flag.message == "Virtual share 60% is over the 50% maximum: virtual cases beyond it do not count"
 
 
 HANDS_ON = ("assisted_console",)
@@ -912,6 +971,11 @@ def test_virtual_without_console_detail_counts_the_log():
     assert result.achieved == 6
     assert result.detail == {
         "carried_forward": 0,
+        "in_person": 2,
+        "virtual": 4,
+        "virtual_counted": 4,
+        "virtual_cap": 50,
+        "min_in_person": 25,
         "virtual_without_console": 5,
         "not_counted": [{"count": 3, "reason": NOT_LINKED}, {"count": 2, "reason": NO_CONSOLE}],
     }
@@ -929,42 +993,70 @@ def test_interpretation_rules_have_no_console_detail():
     assert "virtual_without_console" not in level_2(facts()).requirement("interpreted").detail
 
 
+FRAMEWORK = (("stress", "Stress testing"), ("devices", "Patients with cardiac devices"))
+
+
 @pytest.mark.parametrize(
-    ("sign_offs", "met", "flagged"),
+    ("sign_offs", "prior", "met", "achieved"),
     [
-        ((sign_off("stress", in_person_required=True),), True, False),
-        ((sign_off("stress", delivery="virtual", in_person_required=True),), False, True),
-        (
-            (
-                sign_off("stress", in_person_required=True),
-                sign_off("devices", delivery="virtual", in_person_required=True),
-            ),
-            False,
-            True,
-        ),
+        ((sign_off("stress"), sign_off("devices")), (), True, 2),
+        ((sign_off("stress"),), (), False, 1),
+        ((sign_off("stress"), sign_off("devices", delivery="virtual")), (), False, 1),  # virtual never satisfies
+        ((sign_off("stress"),), ("devices",), True, 2),  # the mentor recorded prior experience of devices
+        ((), ("stress", "devices"), True, 2),
+        ((sign_off("reporting"),), (), False, 0),  # sign-offs outside the framework do not count
     ],
 )
-def test_in_person_required_competencies_must_be_signed_in_person(sign_offs, met, flagged):
-    report = level_2(facts(sign_offs=sign_offs))
+def test_the_frameworks_in_person_competencies_must_be_signed_in_person_or_covered(sign_offs, prior, met, achieved):
+    f = facts(sign_offs=sign_offs, in_person_competencies=FRAMEWORK, prior_experience=frozenset(prior))
+    report = level_2(f)
     result = report.requirement("in_person_competencies")
 
-    assert result.met is met and result.overlay
-    assert ("missing_in_person" in report.flag_codes) is flagged
+    assert (result.met, result.achieved, result.required) == (met, achieved, 2)
+    assert result.overlay and result.source == "scmr-2021-virtual"
+    assert ("missing_in_person" in report.flag_codes) is (not met)
 
 
-def test_missing_in_person_names_the_competency():
-    report = level_2(facts(sign_offs=(sign_off("devices", delivery="virtual", in_person_required=True),)))
-    assert report.requirement("in_person_competencies").missing == "Sign in person: devices"
+def test_missing_in_person_names_the_competencies_and_which_were_signed_only_virtually():
+    f = facts(sign_offs=(sign_off("devices", delivery="virtual"),), in_person_competencies=FRAMEWORK)
+    report = level_2(f)
+
+    missing = "Sign in person: Stress testing, Patients with cardiac devices (signed only virtually)"
+    assert report.requirement("in_person_competencies").missing == missing
+    assert next(flag.message for flag in report.flags if flag.code == "missing_in_person") == missing
 
 
-def test_without_in_person_competencies_there_is_no_in_person_requirement():
-    report = level_2(facts(sign_offs=(sign_off("reporting", delivery="virtual"),)))
+def test_an_in_person_sign_off_after_a_virtual_one_satisfies_the_competency():
+    sign_offs = (sign_off("stress", delivery="virtual", days_ago=30), sign_off("stress", days_ago=3))
+    f = facts(sign_offs=sign_offs, in_person_competencies=FRAMEWORK[:1])
+
+    assert level_2(f).requirement("in_person_competencies").met
+
+
+def test_without_a_framework_there_is_no_in_person_requirement():
+    # A sign-off marked in-person-required does not create the requirement: the framework does.
+    report = level_2(facts(sign_offs=(sign_off("stress", delivery="virtual", in_person_required=True),)))
     assert report.requirement("in_person_competencies") is None and "missing_in_person" not in report.flag_codes
 
 
 def test_an_in_person_sign_off_after_today_does_not_count():
-    report = level_2(facts(sign_offs=(sign_off("stress", days_ago=-5, in_person_required=True),)))
-    assert not report.requirement("in_person_competencies").met
+    f = facts(sign_offs=(sign_off("stress", days_ago=-5),), in_person_competencies=FRAMEWORK[:1])
+    assert not level_2(f).requirement("in_person_competencies").met
+
+
+def test_a_virtual_sign_off_after_today_is_not_mentioned_as_of_today():
+    f = facts(sign_offs=(sign_off("stress", delivery="virtual", days_ago=-5),), in_person_competencies=FRAMEWORK[:1])
+    assert level_2(f).requirement("in_person_competencies").missing == "Sign in person: Stress testing"
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_3])
+def test_the_framework_is_not_required_without_the_overlay(ruleset_id):
+    f = facts(in_person_competencies=FRAMEWORK)
+    report = evaluate(f, get_ruleset(ruleset_id), today=TODAY)
+
+    assert report.requirement("in_person_competencies") is None and "missing_in_person" not in report.flag_codes
+    opted_in = evaluate(f, get_ruleset(ruleset_id).with_overlay(), today=TODAY)
+    assert not opted_in.requirement("in_person_competencies").met and "missing_in_person" in opted_in.flag_codes
 
 
 @pytest.mark.parametrize(
@@ -998,9 +1090,10 @@ def test_group_cap_comes_from_the_program():
 
 def test_non_scmr_ruleset_has_no_overlay():
     f = facts(
-        entries=entries(100, delivery="asynchronous", roles=HANDS_ON + ("interpreted",)),
+        entries=entries(100, delivery="asynchronous", roles=HANDS_ON + ("interpreted",), signer_level=None),
         sessions=(session(type="case_review", attendees=30),),
         sign_offs=(sign_off("stress", delivery="virtual", in_person_required=True),),
+        in_person_competencies=FRAMEWORK,
     )
     report = evaluate(f, get_ruleset(CBCMR), today=TODAY)
 
@@ -1008,13 +1101,209 @@ def test_non_scmr_ruleset_has_no_overlay():
     assert not any(r.overlay for r in report.requirements)
     assert report.flag_codes == set()
     assert report.virtual_share == 100.0  # still reported, just not a requirement
-    assert report.requirement("recent_cases").met
+    assert report.requirement("recent_cases").met  # any role, any signer: the CBCMR sets no mentor level
+    assert (report.overlay, report.virtual_cap, report.mentor_min_level) == (False, None, None)
 
 
-@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_2, LEVEL_3])
-def test_scmr_rulesets_have_the_overlay(ruleset_id):
-    report = evaluate(facts(), get_ruleset(ruleset_id), today=TODAY)
-    assert {"virtual_share", "group_cap"} <= {r.key for r in report.requirements if r.overlay}
+@pytest.mark.parametrize(("ruleset_id", "overlay"), [(LEVEL_1, False), (LEVEL_2, True), (LEVEL_3, False)])
+def test_only_level_2_has_the_overlay(ruleset_id, overlay):
+    """The SCMR 2021 statement is about Level II training."""
+    report = evaluate(facts(in_person_competencies=FRAMEWORK), get_ruleset(ruleset_id), today=TODAY)
+    overlay_rows = {r.key for r in report.requirements if r.overlay}
+
+    assert report.overlay is overlay
+    assert overlay_rows == ({"in_person_competencies", "group_cap"} if overlay else set())
+    assert "virtual_share" not in {r.key for r in report.requirements}
+    assert report.overlay_note == overlay_note(get_ruleset(ruleset_id))
+    assert ("rules apply" if overlay else "rules do not apply") in report.overlay_note
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_3])
+def test_with_overlay_applies_it_to_level_1_and_3(ruleset_id):
+    base = get_ruleset(ruleset_id)
+    opted_in = base.with_overlay()
+    report = evaluate(facts(in_person_competencies=FRAMEWORK), opted_in, today=TODAY)
+
+    assert opted_in.virtual_overlay and opted_in.overlay_opted_in
+    assert not base.virtual_overlay  # the cached shipped ruleset is untouched
+    assert {r.key for r in report.requirements if r.overlay} == {"in_person_competencies", "group_cap"}
+    assert report.overlay and "the program opted in" in report.overlay_note
+    assert f"Level {base.target_level}" in report.overlay_note
+
+
+def test_with_overlay_leaves_level_2_as_it_is():
+    level_2_rules = get_ruleset(LEVEL_2)
+    assert level_2_rules.with_overlay() is level_2_rules and not level_2_rules.overlay_opted_in
+
+
+# --- the virtual share per requirement ---------------------------------------------------------------------------
+
+
+def mixed(in_person: int, virtual: int, **fields) -> tuple[EntryFact, ...]:
+    """In-person and (asynchronous, so never unlinked) virtual interpretations."""
+    return entries(in_person, **fields) + entries(virtual, first_id=10_000, delivery="asynchronous", **fields)
+
+
+@pytest.mark.parametrize(
+    ("in_person", "virtual", "achieved", "met"),
+    [
+        (7, 3, 10, True),  # 3 of 10 virtual: exactly the 30% allowance
+        (6, 4, 9, False),  # one virtual over it
+        (10, 0, 10, True),
+        (0, 10, 3, False),
+        (7, 30, 10, True),  # extra virtual entries never lower the result
+    ],
+)
+def test_virtual_entries_count_up_to_the_rules_share_of_the_minimum(in_person, virtual, achieved, met):
+    result = only(facts(entries=mixed(in_person, virtual)), rule("min_cases", minimum=10, max_virtual_share=30))
+
+    assert (result.achieved, result.met) == (achieved, met)
+    counted = min(virtual, 3)
+    assert result.detail | {"not_counted": None} == {
+        "carried_forward": 0,
+        "in_person": in_person,
+        "virtual": virtual,
+        "virtual_counted": counted,
+        "virtual_cap": 30,
+        "min_in_person": 0,
+        "not_counted": None,
+    }
+    over = [n for n in result.detail["not_counted"] if n["reason"].startswith(OVER_VIRTUAL_SHARE)]
+    assert over == (
+        [] if virtual <= 3 else [{"count": virtual - 3, "reason": f"{OVER_VIRTUAL_SHARE} (30%: at most 3 of 10)"}]
+    )
+
+
+@pytest.mark.parametrize(
+    ("in_person", "virtual", "met", "missing"),
+    [
+        (5, 5, True, ""),
+        (4, 6, False, "1 more in person (at least 5 in person)"),  # 10 counted, but too few in person
+        (5, 4, False, "1 more rule r"),
+        (3, 4, False, "3 more rule r; 2 more in person (at least 5 in person)"),
+    ],
+)
+def test_a_rules_in_person_minimum(in_person, virtual, met, missing):
+    result = only(facts(entries=mixed(in_person, virtual)), rule("min_cases", minimum=10, min_in_person=5))
+
+    assert result.met is met and result.missing == missing
+    assert result.detail["min_in_person"] == 5 and result.detail["in_person"] == in_person
+
+
+def test_without_a_cap_every_virtual_entry_counts():
+    result = only(facts(entries=mixed(0, 10)), rule("min_cases", minimum=10))
+
+    assert result.met and result.detail["virtual_cap"] is None and result.detail["not_counted"] == []
+
+
+def test_carried_forward_cases_count_besides_the_virtual_allowance():
+    f = facts(entries=mixed(2, 10), carried_forward_cases=5)
+    result = only(f, rule("min_cases", minimum=10, max_virtual_share=30, carried_forward=True))
+
+    assert result.achieved == 5 + 2 + 3 and result.met
+
+
+def test_no_forecast_when_the_recent_entries_cannot_close_the_gap():
+    # 60 virtual scans last week: 25 of them count, the 25 in-person scans are missing and none are being done.
+    log = entries(60, roles=("primary_operator",), delivery="virtual_live_two_way", **LIVE_CONSOLE)
+    result = level_2(facts(entries=log)).requirement("hands_on")
+
+    assert not result.met and result.detail["in_person"] == 0 and result.detail["virtual_counted"] == 25
+    assert result.forecast is None
+
+
+@pytest.mark.parametrize(
+    ("overlay", "rule_cap", "program_cap", "trainee_cap", "expected"),
+    [
+        (False, None, 50, None, None),  # no overlay, no rule cap: no cap
+        (False, 30, 50, 10, 30),  # without the overlay only the rule's own cap applies
+        (True, None, 50, None, 50),  # the program's cap
+        (True, 30, 50, None, 30),  # the rule's lower cap wins
+        (True, 60, 50, None, 50),  # the program's lower cap wins
+        (True, None, 50, 20, 20),  # the mentor lowered it for the trainee
+        (True, None, 50, 80, 50),  # a trainee value above the program's has no effect
+        (True, 10, 50, 20, 10),
+    ],
+)
+def test_virtual_cap_is_the_lowest_that_applies(overlay, rule_cap, program_cap, trainee_cap, expected):
+    params = {} if rule_cap is None else {"max_virtual_share": rule_cap}
+    rules = ruleset(rule("min_cases", minimum=10, **params), overlay=overlay)
+    f = facts(program=ProgramFacts(max_virtual_share=program_cap), trainee_max_virtual_share=trainee_cap)
+
+    assert virtual_cap(f, rules, rules.rules[0]) == expected
+    assert evaluate(f, rules, today=TODAY).requirements[0].detail["virtual_cap"] == expected
+
+
+# --- the signing mentor's level ----------------------------------------------------------------------------------
+
+MENTOR_II = {"min_level": "II", "source": "paper", "confidence": "Low."}
+
+
+def mentored(*requirements: dict, mentor=MENTOR_II, overlay: bool = False):
+    return ruleset(*requirements, overlay=overlay, mentor=mentor, citations={"paper": "A paper."})
+
+
+@pytest.mark.parametrize(
+    ("signer", "counts"),
+    [("I", False), ("II", True), ("III", True), ("AP", True), ("EQ", True), (None, False)],
+)
+def test_an_entry_counts_only_when_signed_by_a_mentor_of_at_least_the_minimum_level(signer, counts):
+    rules = mentored(rule("min_cases", minimum=1, roles_any=["interpreted"]))
+    report = evaluate(facts(entries=(entry(1, signer_level=signer),)), rules, today=TODAY)
+    result = report.requirements[0]
+
+    assert result.achieved == (1 if counts else 0)
+    assert result.detail["not_counted"] == ([] if counts else [{"count": 1, "reason": LOW_MENTOR}])
+    assert report.mentor_min_level == "II"
+
+
+def test_a_low_mentor_entry_counts_for_no_rule_not_even_one_without_roles():
+    rules = mentored(rule("min_cases", "a", minimum=1), rule("min_cases", "b", minimum=1, roles_any=["interpreted"]))
+    report = evaluate(facts(entries=(entry(1, signer_level="I"),)), rules, today=TODAY)
+
+    assert [r.achieved for r in report.requirements] == [0, 0]
+    assert all(r.detail["not_counted"] == [{"count": 1, "reason": LOW_MENTOR}] for r in report.requirements)
+
+
+def test_without_a_mentor_minimum_any_signer_counts():
+    report = evaluate(facts(entries=(entry(1, signer_level=None),)), ruleset(rule("min_cases", minimum=1)), today=TODAY)
+
+    assert report.requirements[0].met and report.mentor_min_level is None
+
+
+def test_cumulative_points_leave_out_low_mentor_entries():
+    rules = mentored(rule("min_cases", "r", minimum=5))
+    f = facts(entries=entries(2, days_ago=3) + entries(3, first_id=10, days_ago=2, signer_level="I"))
+
+    assert cumulative_points(f, rules, "r", today=TODAY) == [(ago(3), 2)]
+
+
+# --- lectures covering curriculum topics -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lectures", "covered", "by_lecture"),
+    [
+        ((LectureFact(1, ago(3), 1.0, "safety"),), {"safety"}, {"safety": [1]}),
+        ((LectureFact(1, ago(-3), 1.0, "safety"),), set(), {}),  # completed after today
+        ((LectureFact(1, ago(3), 1.0, "flow"),), set(), {}),  # flow is not a lecture topic of this rule
+        ((LectureFact(1, ago(3), 1.0, ""),), set(), {}),  # a lecture without a topic
+    ],
+)
+def test_a_completed_lecture_covers_only_the_rules_lecture_topics(lectures, covered, by_lecture):
+    r = rule("category_coverage", categories=["safety", "flow"], lecture_topics=["safety"])
+    result = only(facts(lectures=lectures), r)
+
+    assert result.achieved == len(covered)
+    assert result.detail["lectures"] == by_lecture
+    assert result.evidence == ()  # lectures are not entries of the log
+
+
+def test_without_lecture_topics_a_lecture_covers_nothing():
+    result = only(
+        facts(lectures=(LectureFact(1, ago(3), 1.0, "safety"),)), rule("category_coverage", categories=["safety"])
+    )
+    assert not result.met and result.detail["lectures"] == {}
 
 
 # --- one log, several rulebooks ---------------------------------------------------------------------------------
@@ -1044,11 +1333,21 @@ def test_one_log_evaluated_against_every_shipped_ruleset():
     }
     assert reports[LEVEL_1].all_met and not reports[LEVEL_2].all_met
     assert {report.ruleset for report in reports.values()} == {
-        "scmr-2018-level-1 v1",
-        "scmr-2018-level-2 v2",
-        "scmr-2018-level-3 v2",
-        "cbcmr-maintenance v1",
+        "scmr-2018-level-1 v2",
+        "scmr-2018-level-2 v3",
+        "scmr-2018-level-3 v3",
+        "cbcmr-exam-eligibility v1",
     }
+    assert {rid for rid, report in reports.items() if report.overlay} == {LEVEL_2}
+
+
+def test_one_log_counts_by_each_rulesets_mentor_level():
+    # 100 interpretations signed by a Level II mentor: enough for Level I and the CBCMR, nothing for Level III.
+    f = facts(entries=entries(100, signer_level="II"))
+    key = {LEVEL_1: "interpreted", LEVEL_2: "interpreted", LEVEL_3: "interpreted", CBCMR: "recent_cases"}
+    achieved = {r.id: evaluate(f, r, today=TODAY).requirement(key[r.id]).achieved for r in list_rulesets()}
+
+    assert achieved == {LEVEL_1: 100, LEVEL_2: 100, LEVEL_3: 0, CBCMR: 100}
 
 
 # --- the report -------------------------------------------------------------------------------------------------
@@ -1065,6 +1364,7 @@ def rich_facts() -> Facts:
         reviews_waiting_over_7_days=1,
         sessions=(session(1, type="case_review", attendees=6), session(2, minutes=90)),
         sign_offs=(sign_off("stress", delivery="virtual", in_person_required=True),),
+        in_person_competencies=(("stress", "Stress testing"),),
     )
 
 
@@ -1077,10 +1377,13 @@ def test_report_as_dict_is_json_serialisable_and_stable():
     assert list(report.as_dict()) == [
         "enrollment", "ruleset", "ruleset_title", "as_of", "all_met", "met_count", "requirements", "missing",
         "flags", "pace_per_week", "virtual_count", "in_person_count", "virtual_share", "pending_reviews",
-        "reviews_waiting_over_7_days", "expected_end", "forecast", "weekly",
+        "reviews_waiting_over_7_days", "expected_end", "forecast", "weekly", "overlay", "overlay_note",
+        "virtual_cap", "mentor_min_level",
     ]  # fmt: skip
     assert data["as_of"] == "2026-11-20"
     assert data["enrollment"] == 7
+    assert (data["overlay"], data["virtual_cap"], data["mentor_min_level"]) == (True, 50, "II")
+    assert data["overlay_note"] == overlay_note(get_ruleset(LEVEL_2))
     assert {f["code"] for f in data["flags"]} == {
         "behind_pace",
         "over_virtual_cap",
@@ -1091,8 +1394,9 @@ def test_report_as_dict_is_json_serialisable_and_stable():
     interpreted = next(r for r in data["requirements"] if r["key"] == "interpreted")
     assert interpreted["achieved"] == 42 and interpreted["remaining"] == 108 and interpreted["percent"] == 28
     assert interpreted["evidence"] == list(range(1, 31))
-    assert interpreted["source"] == "scmr-2018"
-    assert interpreted["citation"].startswith("Kim RJ, Simonetti OP")
+    assert interpreted["source"] == "scmr-2021-virtual"
+    assert interpreted["citation"].startswith("Patel AR")
+    assert interpreted["cites"].startswith('"The virtual training program should include full interpretation')
     assert interpreted["forecast"] == (TODAY + timedelta(days=math.ceil(108 / 3.75 * 7))).isoformat()
     assert set(interpreted) >= {
         "key",
@@ -1103,15 +1407,20 @@ def test_report_as_dict_is_json_serialisable_and_stable():
         "met",
         "evidence",
         "forecast",
+        "cites",
         "confidence",
         "missing",
+        "detail",
     }
 
 
 def test_missing_lists_only_unmet_requirements_in_order():
     report = level_2(facts(start_days_ago=200, entries=entries(150, categories=set(SLUGS))))
 
-    assert report.missing == ["50 more cases performed (primary operator or assisting at the console)"]
+    assert report.missing == [
+        "50 more cases performed (primary operator or assisting at the console); "
+        "25 more in person (at least 25 in person)"
+    ]
     assert report.met_count == len(report.requirements) - 1
 
 
@@ -1134,11 +1443,32 @@ def test_evaluate_makes_no_database_queries(django_assert_num_queries):
 @pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_2, LEVEL_3, CBCMR])
 def test_every_result_carries_its_source_citation_and_confidence(ruleset_id):
     rules = get_ruleset(ruleset_id)
-    f = facts(sign_offs=(sign_off("stress", in_person_required=True),))
+    f = facts(sign_offs=(sign_off("stress"),), in_person_competencies=FRAMEWORK)
     for result in evaluate(f, rules, today=TODAY).requirements:
         assert result.source in rules.citations, result.key
         assert result.citation == rules.citations[result.source], result.key
-        assert result.confidence, result.key
+        assert result.cites and result.confidence, result.key
+
+
+def test_the_overlay_is_never_applied_to_another_bodys_rulebook():
+    """The virtual overlay is SCMR's: a program opting in leaves the CBCMR rule as it is."""
+    ruleset = get_ruleset(CBCMR)
+
+    assert ruleset.with_overlay() is ruleset
+    assert not evaluate(facts(in_person_competencies=FRAMEWORK), ruleset.with_overlay(), today=TODAY).overlay
+
+
+@pytest.mark.parametrize("ruleset_id", [LEVEL_1, LEVEL_3])
+def test_overlay_rows_cite_scmr_2021_when_the_program_opts_in(ruleset_id):
+    f = facts(in_person_competencies=FRAMEWORK)
+    overlay_rows = [
+        r for r in evaluate(f, get_ruleset(ruleset_id).with_overlay(), today=TODAY).requirements if r.overlay
+    ]
+
+    assert {r.key for r in overlay_rows} == {"in_person_competencies", "group_cap"}
+    for result in overlay_rows:
+        assert result.source == "scmr-2021-virtual" and result.citation == VIRTUAL_CITATION, result.key
+        assert result.cites and result.confidence, result.key
 
 
 # --- chart series -----------------------------------------------------------------------------------------------
@@ -1163,6 +1493,14 @@ def test_cumulative_points_follow_the_rule_filters():
         + entries(1, first_id=9, days_ago=2, roles=HANDS_ON)
     )
     assert cumulative_points(f, get_ruleset(LEVEL_2), "hands_on", today=TODAY) == [(ago(2), 1)]
+
+
+def test_cumulative_points_end_at_what_the_requirement_counts():
+    f = facts(entries=entries(150, delivery="asynchronous"))  # all virtual: 75 of 150 may count under a 50% cap
+    result = level_2(f).requirement("interpreted")
+
+    assert result.achieved == 75
+    assert cumulative_points(f, get_ruleset(LEVEL_2), "interpreted", today=TODAY)[-1][1] == result.achieved
 
 
 def test_weekly_counts_oldest_first():
@@ -1205,11 +1543,16 @@ def test_tallies_count_each_rule_and_what_the_overlay_needs():
         entries=entries(3, days_ago=100, categories={"flow"})
         + entries(2, first_id=10, days_ago=5, roles=HANDS_ON, delivery="virtual_live_two_way")
         + entries(1, first_id=20, days_ago=-2)
+        + (entry(30, roles=HANDS_ON), entry(31, signer_level="I"))
+        + entries(2, first_id=40, delivery="asynchronous", complete_study=False)
     )
     t = tally_entries(f, get_ruleset(LEVEL_2), today=TODAY)
 
-    assert t.rule_counts == {"interpreted": 3, "hands_on": 0}
-    assert t.rule_recent == {"interpreted": 0, "hands_on": 0}
-    assert (t.total, t.virtual, t.virtual_without_console, t.recent) == (5, 2, 2, 2)
+    assert t.rule_counts == {"interpreted": 3, "hands_on": 1}
+    assert t.rule_in_person == {"interpreted": 3, "hands_on": 1}
+    assert t.rule_recent == {"interpreted": 0, "hands_on": 1}
+    assert t.excluded == {"interpreted": {LOW_MENTOR: 1}, "hands_on": {NOT_LINKED: 2}}
+    assert t.incomplete == {"interpreted": 2}
+    assert (t.total, t.virtual, t.virtual_without_console, t.recent) == (9, 4, 2, 6)
     assert t.categories == {"flow": 3}
     assert t.evidence["interpreted"] == (1, 2, 3)

@@ -9,7 +9,7 @@ import yaml
 from trainingportal.engine import RulesetError, get_ruleset, list_rulesets, load_ruleset, merge_local_rules
 from trainingportal.engine.rulesets import RULESET_DIR
 
-SHIPPED = {"scmr-2018-level-1", "scmr-2018-level-2", "scmr-2018-level-3", "cbcmr-maintenance"}
+SHIPPED = {"scmr-2018-level-1", "scmr-2018-level-2", "scmr-2018-level-3", "cbcmr-exam-eligibility"}
 KINDS = {"min_duration", "min_cases", "category_coverage", "category_minimum", "didactic_hours", "competency_signoffs"}
 
 
@@ -29,9 +29,13 @@ def test_every_requirement_cites_a_source_and_says_how_sure_we_are(ruleset_id):
     for rule in ruleset.rules:
         assert rule.source in ruleset.citations, rule.key
         assert ruleset.citations[rule.source].strip(), rule.key
+        assert rule.cites.strip(), rule.key
         assert rule.confidence.strip(), rule.key
         assert rule.kind in KINDS
         assert not rule.local
+    if ruleset.mentor:
+        assert ruleset.mentor["source"] in ruleset.citations and ruleset.mentor["confidence"].strip()
+    assert ruleset.used_sources() == set(ruleset.citations)  # no citation is listed for nothing
 
 
 @pytest.mark.parametrize(
@@ -40,7 +44,7 @@ def test_every_requirement_cites_a_source_and_says_how_sure_we_are(ruleset_id):
         ("scmr-2018-level-1", {"duration": 1, "interpreted": 50}),
         ("scmr-2018-level-2", {"duration": 3, "interpreted": 150, "hands_on": 50}),
         ("scmr-2018-level-3", {"duration": 12, "interpreted": 300, "hands_on": 100}),
-        ("cbcmr-maintenance", {"recent_cases": 100}),
+        ("cbcmr-exam-eligibility", {"recent_cases": 100}),
     ],
 )
 def test_shipped_thresholds_match_the_spec(ruleset_id, expected):
@@ -52,16 +56,51 @@ def test_shipped_thresholds_match_the_spec(ruleset_id, expected):
 def test_level_2_is_scmr_with_the_overlay_and_carries_level_1_forward():
     ruleset = get_ruleset("scmr-2018-level-2")
     carried = {r.key for r in ruleset.rules if r.carried_forward}
+    rules = {r.key: r for r in ruleset.rules}
 
-    assert ruleset.scmr and ruleset.virtual_overlay
+    assert ruleset.scmr and ruleset.virtual_overlay and not ruleset.overlay_opted_in
     assert carried == {"duration", "interpreted"}
-    assert next(r for r in ruleset.rules if r.key == "curriculum").param("categories") == "all"
+    assert rules["curriculum"].param("categories") == "all"
+    assert rules["curriculum"].param("lecture_topics") == ["safety", "contrast"]
+    assert (rules["hands_on"].param("min_in_person"), rules["hands_on"].param("max_virtual_share")) == (25, 50)
+    # The interpretations have no cap of their own: the program's maximum applies under the overlay.
+    assert rules["interpreted"].param("max_virtual_share") is None
+    assert rules["interpreted"].param("complete_study") is True
 
 
-def test_cbcmr_is_not_scmr_and_has_no_overlay():
-    ruleset = get_ruleset("cbcmr-maintenance")
-    assert not ruleset.scmr and not ruleset.virtual_overlay
-    assert ruleset.rules[0].param("within_months") == 24
+@pytest.mark.parametrize(
+    ("ruleset_id", "overlay", "mentor"),
+    [
+        ("scmr-2018-level-1", False, "II"),
+        ("scmr-2018-level-2", True, "II"),
+        ("scmr-2018-level-3", False, "III"),
+        ("cbcmr-exam-eligibility", False, None),
+    ],
+)
+def test_only_level_2_has_the_virtual_overlay_and_each_sets_its_mentor_level(ruleset_id, overlay, mentor):
+    """The SCMR 2021 statement is about Level II; the others get it only when a program opts in."""
+    ruleset = get_ruleset(ruleset_id)
+
+    assert ruleset.virtual_overlay is overlay
+    assert ruleset.mentor_min_level == mentor
+    assert ("scmr-2021-virtual" in ruleset.citations) is (overlay or ruleset.mentor_source == "scmr-2021-virtual")
+    opted_in = ruleset.with_overlay()
+    if not ruleset.scmr:  # the overlay is SCMR's
+        assert opted_in is ruleset
+        return
+    assert opted_in.virtual_overlay and opted_in.overlay_opted_in is (not overlay)
+    assert "scmr-2021-virtual" in opted_in.used_sources()
+
+
+def test_cbcmr_is_exam_eligibility_counting_any_recent_case():
+    ruleset = get_ruleset("cbcmr-exam-eligibility")
+
+    assert ruleset.title == "CBCMR exam eligibility — recent CMR case experience"
+    assert not ruleset.scmr and not ruleset.virtual_overlay and ruleset.mentor is None
+    assert [r.key for r in ruleset.rules] == ["recent_cases"]
+    recent = ruleset.rules[0]
+    assert recent.param("within_months") == 24 and recent.param("minimum") == 100
+    assert recent.param("roles_any") is None  # any signed CMR case, in any role
 
 
 def test_unknown_ruleset_names_the_known_ones():
@@ -89,9 +128,18 @@ def _valid() -> dict:
                 "minimum": 150,
                 "roles_any": ["interpreted"],
                 "source": "paper",
+                "cites": "Section 1: 150 cases.",
                 "confidence": "Medium.",
             },
-            {"key": "duration", "kind": "min_duration", "label": "Duration", "months": 3, "source": "paper"},
+            {
+                "key": "duration",
+                "kind": "min_duration",
+                "label": "Duration",
+                "months": 3,
+                "source": "paper",
+                "cites": "Section 2.",
+                "confidence": "Low.",
+            },
         ],
     }
 
@@ -109,7 +157,8 @@ def test_a_valid_file_loads(tmp_path):
     assert [r.key for r in ruleset.rules] == ["interpreted", "duration"]
     assert ruleset.rules[0].params == {"minimum": 150, "roles_any": ["interpreted"]}
     assert ruleset.citation(ruleset.rules[0]) == "A paper. 2018."
-    assert ruleset.week_hours == 35 and not ruleset.virtual_overlay
+    assert ruleset.rules[0].cites == "Section 1: 150 cases."
+    assert not ruleset.virtual_overlay and ruleset.mentor is None and ruleset.used_sources() == {"paper"}
 
 
 def _broken(change):
@@ -199,6 +248,51 @@ BROKEN = {
         _set(("requirements", 1, "source"), "hearsay"),
         "sources without a citation: hearsay",
     ),
+    "week hours are gone": (
+        _set(("week_hours",), 35),
+        "(top): Additional properties are not allowed ('week_hours' was unexpected)",
+    ),
+    "virtual share over 100": (
+        _set(("requirements", 0, "max_virtual_share"), 101),
+        "requirements[0].max_virtual_share: 101 is greater than the maximum of 100",
+    ),
+    "negative in-person minimum": (
+        _set(("requirements", 0, "min_in_person"), -1),
+        "requirements[0].min_in_person: -1 is less than the minimum of 0",
+    ),
+    "lecture topics on a case rule": (
+        _set(("requirements", 0, "lecture_topics"), ["safety"]),
+        "requirements[0]: Additional properties are not allowed ('lecture_topics' was unexpected)",
+    ),
+    "empty cites": (_set(("requirements", 0, "cites"), ""), "requirements[0].cites: '' should be non-empty"),
+    "unknown mentor level": (
+        _set(("mentor",), {"min_level": "IV", "source": "paper", "confidence": "Low."}),
+        "mentor.min_level: 'IV' is not one of",
+    ),
+    "mentor without a confidence": (
+        _set(("mentor",), {"min_level": "II", "source": "paper"}),
+        "mentor: 'confidence' is a required property",
+    ),
+    "mentor source without a citation": (
+        _set(("mentor",), {"min_level": "II", "source": "hearsay", "confidence": "Low."}),
+        "sources without a citation: hearsay",
+    ),
+    "a rule without what it cites": (
+        _drop(("requirements", 1, "cites")),
+        "requirement 'duration' needs a source, what it cites and a confidence",
+    ),
+    "a rule without a confidence": (
+        _drop(("requirements", 0, "confidence")),
+        "requirement 'interpreted' needs a source, what it cites and a confidence",
+    ),
+    "a rule without a source": (
+        _drop(("requirements", 1, "source")),
+        "requirement 'duration' needs a source, what it cites and a confidence",
+    ),
+    "a citation no rule uses": (
+        _set(("citations", "other"), "Another paper. 2021."),
+        "citations no rule uses: other",
+    ),
 }
 
 
@@ -287,7 +381,8 @@ def test_tightening_a_minimum_replaces_it():
     rule = next(r for r in merged.rules if r.key == "interpreted")
     assert rule.param("minimum") == 200 and rule.local and rule.label == "Cases interpreted (local)"
     # What the local rule did not say is kept from the base: the filter, the carry-forward, the source.
-    assert rule.param("roles_any") == ["interpreted"] and rule.carried_forward and rule.source == "scmr-2018"
+    assert rule.param("roles_any") == ["interpreted"] and rule.carried_forward and rule.source == "scmr-2021-virtual"
+    assert rule.cites == next(r for r in base.rules if r.key == "interpreted").cites and rule.confidence
     assert [r.key for r in merged.rules] == [r.key for r in base.rules]
     assert next(r for r in base.rules if r.key == "interpreted").param("minimum") == 150
 
@@ -308,7 +403,7 @@ def test_weakening_a_shipped_rule_is_refused(local, param, new, old):
     message = str(raised.value)
     assert "weaker" in message
     assert f"{local['key']!r}" in message and f"{param} {new} < {old}" in message
-    assert "scmr-2018-level-2 v2" in message
+    assert "scmr-2018-level-2 v3" in message
 
 
 def test_equal_threshold_is_allowed():
@@ -343,3 +438,49 @@ def test_widening_the_roles_of_a_shipped_rule_is_refused():
     }
     with pytest.raises(RulesetError, match="weaker|widen"):
         merge_local_rules(get_ruleset(LEVEL_2), [local])
+
+
+HANDS_ON = {"key": "hands_on", "kind": "min_cases", "label": "Performed", "minimum": 50}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"min_in_person": 24}, "relaxes min_in_person of scmr-2018-level-2 v3 (24 instead of 25)"),
+        ({"max_virtual_share": 51}, "relaxes max_virtual_share of scmr-2018-level-2 v3 (51 instead of 50)"),
+    ],
+)
+def test_relaxing_the_in_person_part_of_a_shipped_rule_is_refused(change, message):
+    with pytest.raises(RulesetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        merge_local_rules(get_ruleset(LEVEL_2), [{**HANDS_ON, **change}])
+
+
+def test_tightening_the_in_person_part_of_a_shipped_rule_is_allowed():
+    merged = merge_local_rules(get_ruleset(LEVEL_2), [{**HANDS_ON, "min_in_person": 40, "max_virtual_share": 20}])
+    rule = next(r for r in merged.rules if r.key == "hands_on")
+
+    assert (rule.param("min_in_person"), rule.param("max_virtual_share"), rule.local) == (40, 20, True)
+    assert rule.param("roles_any") == ["primary_operator", "assisted_console"]
+
+
+def test_letting_lectures_cover_more_topics_is_refused():
+    local = {"key": "curriculum", "kind": "category_coverage", "label": "Topics", "categories": "all"}
+
+    with pytest.raises(RulesetError, match="lets lectures cover more topics than scmr-2018-level-2 v3: flow"):
+        merge_local_rules(get_ruleset(LEVEL_2), [{**local, "lecture_topics": ["safety", "flow"]}])
+    narrowed = merge_local_rules(get_ruleset(LEVEL_2), [{**local, "lecture_topics": ["safety"]}])
+    assert next(r for r in narrowed.rules if r.key == "curriculum").param("lecture_topics") == ["safety"]
+
+
+def test_counting_incomplete_studies_is_refused():
+    local = {"key": "interpreted", "kind": "min_cases", "label": "I", "minimum": 150, "complete_study": False}
+
+    with pytest.raises(RulesetError, match="changes complete_study of scmr-2018-level-2 v3"):
+        merge_local_rules(get_ruleset(LEVEL_2), [local])
+
+
+def test_widening_a_recency_window_is_refused():
+    local = {"key": "recent_cases", "kind": "min_cases", "label": "Recent", "minimum": 100, "within_months": 36}
+
+    with pytest.raises(RulesetError, match=r"widens within_months of cbcmr-exam-eligibility v1 \(36 > 24\)"):
+        merge_local_rules(get_ruleset("cbcmr-exam-eligibility"), [local])

@@ -12,8 +12,17 @@ from curriculum.models import Category
 from progress.selectors.facts import gather_facts_for, gather_tallied_facts_for
 from trainingportal.engine import evaluate, list_rulesets
 from trainingportal.engine.evaluate import tally_entries
+from trainingportal.engine.facts import LOW_MENTOR, NO_CONSOLE, NOT_LINKED
 
-from ..factories import AttendanceFactory, CaseFactory, EnrollmentFactory, EntryFactory, SessionFactory
+from ..factories import (
+    AttendanceFactory,
+    CaseFactory,
+    CredentialFactory,
+    EnrollmentFactory,
+    EntryFactory,
+    SessionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +42,11 @@ def varied(program, mentor, enrollment, other_enrollment):
     )
     review = SessionFactory(program=program, type="case_review", title="Review", mentor=mentor, starts_at=now)
     elsewhere = SessionFactory(type="live_acquisition", title="Another program", starts_at=now, console_shared=True)
-    third = EnrollmentFactory(program=program, mentors=[mentor])
+    third = EnrollmentFactory(program=program, mentors=[mentor], max_virtual_share=30)
+    # Signers: the Level III mentor mostly, a Level I mentor, and one with no credential recorded.
+    level_1 = CredentialFactory(level="I").user
+    uncredentialed = UserFactory()
+    signers = [mentor, mentor, mentor, level_1, uncredentialed]
     sessions = [console_on, console_off, review, elsewhere]
     for target in (enrollment, other_enrollment, third):
         # Attendance recorded for some sessions, with the trainee's input for some (another program's too).
@@ -58,7 +71,8 @@ def varied(program, mentor, enrollment, other_enrollment):
             EntryFactory(
                 enrollment=target,
                 case=case,
-                supervising_mentor=mentor,
+                supervising_mentor=rng.choice(signers),
+                signer_credential=False,
                 performed_on=TODAY - datetime.timedelta(days=rng.randint(-3, 900)),
                 delivery=rng.choice(["in_person", "virtual_live_two_way", "asynchronous"]),
                 session=rng.choice([None, None, *sessions]),
@@ -98,7 +112,9 @@ def test_the_data_exercises_the_overlay(varied):
     assert sum(t.virtual_without_console for t in tallies) > 0
     assert sum(t.observed_only for t in tallies) > 0
     assert any(t.incomplete for t in tallies)
-    assert any(t.overlay_excluded for t in tallies)
+    assert any(t.excluded for t in tallies)
+    reasons = {reason for t in tallies for by_rule in t.excluded.values() for reason in by_rule}
+    assert reasons == {LOW_MENTOR, NOT_LINKED, NO_CONSOLE}
     facts = gather_facts_for(varied).values()
     assert any(e.attended and e.active_input and e.is_virtual for f in facts for e in f.entries)
     assert all(t.total > t.virtual > 0 for t in tallies)

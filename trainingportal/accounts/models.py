@@ -61,9 +61,18 @@ class Credential(models.Model):
         I = "I", "Level I"  # noqa: E741
         II = "II", "Level II"
         III = "III", "Level III"
+        # SCMR 2021: a virtual program is "led by a Level-III-trained, Advanced Practitioner, or equivalent CMR expert".
+        AP = "AP", "Advanced Practitioner"
+        EQ = "EQ", "Equivalent CMR expert (with a written justification)"
+
+    # Those who may lead a program (and rank with Level III as mentors; engine.facts.LEVEL_RANK).
+    DIRECTOR_LEVELS = (Level.III, Level.AP, Level.EQ)
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="credentials")
     level = models.CharField(max_length=3, choices=Level.choices)
+    justification = models.TextField(
+        blank=True, help_text="For an equivalent CMR expert: the training and experience that make them equivalent."
+    )
     body = models.CharField("issuing body", max_length=100, help_text="SCMR, EACVI, CBCMR, …")
     identifier = models.CharField("certificate or letter id", max_length=100)
     issued_on = models.DateField()
@@ -71,6 +80,11 @@ class Credential(models.Model):
 
     class Meta:
         ordering = ["-issued_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(level="EQ") | ~models.Q(justification=""), name="credential_equivalent_justified"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.body} {self.get_level_display()} ({self.identifier})"

@@ -6,13 +6,23 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from .facts import ACQUISITION_ROLES, NO_CONSOLE, NOT_LINKED, PERFORMED_ROLES, EntryFact, Facts, Tallies
-from .rulesets import CURRICULUM_ALL, Rule, Ruleset
+from .facts import (
+    ACQUISITION_ROLES,
+    LOW_MENTOR,
+    NO_CONSOLE,
+    NOT_LINKED,
+    OVER_VIRTUAL_SHARE,
+    PERFORMED_ROLES,
+    EntryFact,
+    Facts,
+    Tallies,
+)
+from .rulesets import CURRICULUM_ALL, VIRTUAL_SOURCE, Rule, Ruleset
 
 DAYS_PER_MONTH = Decimal("30.44")
 PACE_WINDOW_DAYS = 56  # pace = what was signed in the last 8 weeks
 REVIEW_WAIT_DAYS = 7
-VIRTUAL = "scmr-2021-virtual"
+VIRTUAL = VIRTUAL_SOURCE
 VIRTUAL_CITATION = (
     "Patel AR, et al. SCMR level II/independent practitioner training guidelines for CMR: integration of a virtual "
     "training environment. J Cardiovasc Magn Reson. 2021;23:139."
@@ -34,6 +44,7 @@ class RequirementResult:
     forecast: date | None = None
     source: str = ""  # the citation key, e.g. "scmr-2018"
     citation: str = ""  # the full reference
+    cites: str = ""  # the sentence or section it rests on
     confidence: str = ""
     local: bool = False
     overlay: bool = False
@@ -82,6 +93,10 @@ class Report:
     expected_end: date | None
     forecast: date | None
     weekly: tuple[int, ...] = ()  # signed entries per week, last 12 weeks, oldest first
+    overlay: bool = False  # the SCMR 2021 virtual-training rules were applied
+    overlay_note: str = ""  # why they apply or not, in plain words
+    virtual_cap: int | None = None  # the share (%) virtual experience may replace, for this trainee
+    mentor_min_level: str | None = None  # entries count only when signed by a mentor of at least this level
 
     @property
     def met_count(self) -> int:
@@ -122,6 +137,10 @@ class Report:
             "expected_end": self.expected_end.isoformat() if self.expected_end else None,
             "forecast": self.forecast.isoformat() if self.forecast else None,
             "weekly": list(self.weekly),
+            "overlay": self.overlay,
+            "overlay_note": self.overlay_note,
+            "virtual_cap": self.virtual_cap,
+            "mentor_min_level": self.mentor_min_level,
         }
 
 
@@ -157,9 +176,12 @@ def fte_months(facts: Facts, today: date) -> Decimal:
     return Decimal(max(days, 0)) / DAYS_PER_MONTH * Decimal(facts.fte_fraction)
 
 
-def effective_roles(entry: EntryFact, *, overlay: bool) -> frozenset[str]:
-    """The roles an entry counts for. Under the virtual overlay an unlinked virtual live entry counts for nothing,
-    and virtual acquisition without the console shared and the trainee's input counts only for its other roles."""
+def effective_roles(entry: EntryFact, *, overlay: bool, mentor_level: str | None = None) -> frozenset[str]:
+    """The roles an entry counts for. An entry signed by a mentor below the ruleset's minimum level counts for
+    nothing. Under the virtual overlay an unlinked virtual live entry counts for nothing, and virtual acquisition
+    without the console shared and the trainee's input counts only for its other roles."""
+    if not entry.signed_at_least(mentor_level):
+        return frozenset()
     if overlay and entry.unlinked_virtual_live:
         return frozenset()
     if overlay and entry.virtual_acquisition_without_console:
@@ -167,7 +189,36 @@ def effective_roles(entry: EntryFact, *, overlay: bool) -> frozenset[str]:
     return entry.roles
 
 
-def _case_filter(rule: Rule, today: date, *, overlay: bool) -> Callable[[EntryFact], bool]:
+def exclusion_reason(entry: EntryFact, *, overlay: bool, mentor_level: str | None) -> str:
+    """Why a rule that matches the entry's fields does not count it (LOW_MENTOR, NOT_LINKED or NO_CONSOLE)."""
+    if not entry.signed_at_least(mentor_level):
+        return LOW_MENTOR
+    if overlay and entry.unlinked_virtual_live:
+        return NOT_LINKED
+    return NO_CONSOLE
+
+
+def virtual_cap(facts: Facts, ruleset: Ruleset, rule: Rule | None = None) -> int | None:
+    """The share (%) of a requirement that virtual experience may replace: the rule's own maximum, and under the
+    virtual overlay the program's maximum, lowered for the trainee by their mentor. None: no cap."""
+    caps = []
+    if rule is not None and rule.param("max_virtual_share") is not None:
+        caps.append(rule.param("max_virtual_share"))
+    if ruleset.virtual_overlay:
+        caps.append(facts.program.max_virtual_share)
+        if facts.trainee_max_virtual_share is not None:
+            caps.append(facts.trainee_max_virtual_share)
+    return min(caps) if caps else None
+
+
+def allowed_room(required: int, cap: int | None) -> float:
+    """How many virtual entries a requirement of `required` counts under a cap (%)."""
+    return math.inf if cap is None else required * cap // 100
+
+
+def _case_filter(
+    rule: Rule, today: date, *, overlay: bool, mentor_level: str | None = None
+) -> Callable[[EntryFact], bool]:
     roles = set(rule.param("roles_any") or ())
     delivery = set(rule.param("delivery_in") or ())
     sources = set(rule.param("source_in") or ())
@@ -178,7 +229,8 @@ def _case_filter(rule: Rule, today: date, *, overlay: bool) -> Callable[[EntryFa
 
     def accepts(e: EntryFact) -> bool:
         return (
-            (not roles or bool(roles & effective_roles(e, overlay=overlay)))
+            (not roles or bool(roles & effective_roles(e, overlay=overlay, mentor_level=mentor_level)))
+            and (roles or bool(effective_roles(e, overlay=overlay, mentor_level=mentor_level)))
             and (not delivery or e.delivery in delivery)
             and (not sources or e.source in sources)
             and (not categories or bool(categories & e.categories))
@@ -207,6 +259,7 @@ class _Evaluator:
     def __init__(self, facts: Facts, ruleset: Ruleset, today: date):
         self.facts, self.ruleset, self.today = facts, ruleset, today
         self.overlay = ruleset.virtual_overlay
+        self.mentor_level = ruleset.mentor_min_level
         self.t = facts.tallies if facts.tallies is not None else tally_entries(facts, ruleset, today=today)
         self.topics = dict(facts_curriculum(facts))
         self.virtual_citation = ruleset.citations.get(VIRTUAL, VIRTUAL_CITATION)
@@ -219,6 +272,7 @@ class _Evaluator:
             kind=rule.kind,
             source=rule.source,
             citation=self.ruleset.citation(rule),
+            cites=rule.cites,
             confidence=rule.confidence,
             local=rule.local,
             **values,
@@ -241,27 +295,66 @@ class _Evaluator:
         )
 
     def min_cases(self, rule: Rule) -> RequirementResult:
+        """Counted entries (plus carried-forward cases) against the minimum. Of the minimum, virtual experience may
+        replace at most the capped share (SCMR 2021: virtual training "substitutes a portion of the required
+        in-person training"; the percentage "can vary depending on (1) the program logistics ... (3) the competency
+        of the individual trainee as evaluated by the CMR mentor"): virtual entries beyond it are reported, not
+        counted. More evidence never lowers the result."""
         carried = self.facts.carried_forward_cases if rule.carried_forward else 0
         required = rule.param("minimum")
-        achieved = self.t.rule_counts.get(rule.key, 0) + carried
-        met = achieved >= required
-        pace = self.t.rule_recent.get(rule.key, 0) / (PACE_WINDOW_DAYS / 7)
-        forecast = _count_forecast(required - achieved, pace, self.today)
-        detail = {"carried_forward": carried}
+        counted = self.t.rule_counts.get(rule.key, 0)
+        in_person = self.t.rule_in_person.get(rule.key, 0)
+        virtual = counted - in_person
+        cap = virtual_cap(self.facts, self.ruleset, rule)
+        allowed = min(virtual, allowed_room(required, cap))
+        achieved = carried + in_person + allowed
+        min_in_person = rule.param("min_in_person") or 0
+        met = achieved >= required and in_person >= min_in_person
+        weeks = PACE_WINDOW_DAYS / 7
+        in_person_pace = self.t.rule_recent_in_person.get(rule.key, 0) / weeks
+        # Once the virtual allowance is used up, only in-person cases move the count.
+        pace = self.t.rule_recent.get(rule.key, 0) / weeks if virtual < allowed_room(required, cap) else in_person_pace
+        forecasts = [_count_forecast(required - achieved, pace, self.today)] if achieved < required else []
+        if in_person < min_in_person:
+            forecasts.append(_count_forecast(min_in_person - in_person, in_person_pace, self.today))
+        forecast = None if not forecasts or None in forecasts else max(forecasts)
+        detail = {
+            "carried_forward": carried,
+            "in_person": in_person,
+            "virtual": virtual,
+            "virtual_counted": allowed,
+            "virtual_cap": cap,
+            "min_in_person": min_in_person,
+        }
         roles = set(rule.param("roles_any") or ())
         not_counted = []
+        if virtual > allowed:
+            not_counted.append(
+                {
+                    "count": virtual - allowed,
+                    "reason": f"{OVER_VIRTUAL_SHARE} ({cap}%: at most {required * cap // 100} of {required})",
+                }
+            )
         if PERFORMED_ROLES & roles and self.t.observed_only:
             not_counted.append(
                 {"count": self.t.observed_only, "reason": "observed the scan without operating the scanner"}
             )
         if self.overlay and ACQUISITION_ROLES & roles:
             detail["virtual_without_console"] = self.t.virtual_without_console
-        for reason, count in self.t.overlay_excluded.get(rule.key, {}).items():
-            not_counted.append({"count": count, "reason": reason})
+        excluded = self.t.excluded.get(rule.key, {})
+        for reason in (LOW_MENTOR, NOT_LINKED, NO_CONSOLE):
+            if excluded.get(reason):
+                not_counted.append({"count": excluded[reason], "reason": reason})
         if self.t.incomplete.get(rule.key):
             not_counted.append({"count": self.t.incomplete[rule.key], "reason": "the study was not complete"})
         detail["not_counted"] = not_counted
-        missing = "" if met else f"{required - achieved} more {rule.label[0].lower() + rule.label[1:]}"
+        label = rule.label[0].lower() + rule.label[1:]
+        gaps = []
+        if achieved < required:
+            gaps.append(f"{required - achieved} more {label}")
+        if in_person < min_in_person:
+            gaps.append(f"{min_in_person - in_person} more in person (at least {min_in_person} in person)")
+        missing = "; ".join(gaps)
         return self.result(
             rule,
             unit="cases",
@@ -279,6 +372,13 @@ class _Evaluator:
         slugs = list(self.topics) if wanted == CURRICULUM_ALL else list(wanted)
         minimum = rule.param("min_per_category", 1)
         counts = {slug: self.t.categories.get(slug, 0) for slug in slugs}
+        # Topics the ruleset lets a completed lecture cover (e.g. MR safety, contrast agents).
+        by_lecture = {}
+        for slug in rule.param("lecture_topics") or ():
+            done = [lec.id for lec in self.facts.lectures if lec.topic == slug and lec.date <= self.today]
+            if slug in counts and done:
+                by_lecture[slug] = done
+                counts[slug] += len(done)
         covered = [s for s in slugs if counts[s] >= minimum]
         uncovered = [self.topics.get(s, s) for s in slugs if counts[s] < minimum]
         met = not uncovered
@@ -291,7 +391,7 @@ class _Evaluator:
             met=met,
             evidence=tuple(sorted({i for slug in slugs for i in self.t.evidence.get(CATEGORY_EVIDENCE + slug, ())})),
             missing=missing,
-            detail={"counts": counts, "minimum": minimum},
+            detail={"counts": counts, "minimum": minimum, "lectures": by_lecture},
         )
 
     def category_minimum(self, rule: Rule) -> RequirementResult:
@@ -364,53 +464,54 @@ class _Evaluator:
     def overlay_results(self) -> list[RequirementResult]:
         facts = self.facts
         results = []
-        cap = facts.program.max_virtual_share
-        share = _round(self.t.virtual * 100 / self.t.total) if self.t.total else 0
-        within_cap = self.t.virtual * 100 <= cap * self.t.total  # exact: 50.05% is over a 50% cap
-        results.append(
-            RequirementResult(
-                key="virtual_share",
-                label="Share of cases with virtual experience",
-                short="Virtual share",
-                kind="virtual_share_max",
-                unit="%",
-                required=cap,
-                achieved=share,
-                met=within_cap,
-                at_most=True,
-                overlay=True,
-                source=VIRTUAL,
-                citation=self.virtual_citation,
-                confidence="Program setting: SCMR 2021 leaves the virtual share to the program.",
-                missing="" if within_cap else f"Virtual share {share:g}% is over the program's {cap}% maximum",
-            )
-        )
-        # Which competencies need in-person sign-off is known from any sign-off; only those signed by today count.
-        required_in_person = sorted({s.competency for s in facts.sign_offs if s.in_person_required})
-        if required_in_person:
-            in_person = {
+        # The framework's in-person competencies (not the sign-offs that happen to exist): each is met by an
+        # in-person sign-off, or by the mentor's record that the trainee's prior experience covers it (SCMR 2021:
+        # "Depending on a trainee's experience, some components ... may require an in-person experience"). A virtual
+        # sign-off never meets it.
+        framework = facts.in_person_competencies
+        if framework:
+            in_person = {s.competency for s in facts.sign_offs if s.delivery == "in_person" and s.date <= self.today}
+            done = [code for code, _ in framework if code in in_person or code in facts.prior_experience]
+            virtual_only = {
                 s.competency
                 for s in facts.sign_offs
-                if s.in_person_required and s.delivery == "in_person" and s.date <= self.today
+                if s.delivery != "in_person" and s.date <= self.today and s.competency not in in_person
             }
-            done = [c for c in required_in_person if c in in_person]
+            missing = [
+                f"{title} (signed only virtually)" if code in virtual_only else title
+                for code, title in framework
+                if code not in done
+            ]
             results.append(
                 RequirementResult(
                     key="in_person_competencies",
-                    label="In-person-required competencies signed in person",
+                    label="Competencies that need in-person experience",
                     short="In person",
                     kind="in_person_competencies",
                     unit="competencies",
-                    required=len(required_in_person),
+                    required=len(framework),
                     achieved=len(done),
-                    met=len(done) == len(required_in_person),
+                    met=not missing,
                     overlay=True,
                     source=VIRTUAL,
                     citation=self.virtual_citation,
-                    confidence="High: stress testing and patients with devices may need in-person experience.",
-                    missing=""
-                    if len(done) == len(required_in_person)
-                    else "Sign in person: " + ", ".join(c for c in required_in_person if c not in in_person),
+                    cites=(
+                        "\"Depending on a trainee's experience, some components of CMR training such as (but not "
+                        "limited to) stress testing and supervision of individuals with cardiac implantable electronic "
+                        'devices may require an in-person experience" (SCMR 2021)'
+                    ),
+                    confidence=(
+                        "High that they need in-person experience unless the trainee's experience covers them: "
+                        'SCMR 2021, "some components of CMR training such as (but not limited to) stress testing and '
+                        "supervision of individuals with cardiac implantable electronic devices may require an "
+                        'in-person experience". Signed in person, or covered by prior experience the mentor '
+                        "recorded with a reason."
+                    ),
+                    missing="" if not missing else "Sign in person: " + ", ".join(missing),
+                    detail={
+                        "signed_in_person": sorted(c for c, _ in framework if c in in_person),
+                        "prior_experience": sorted(c for c, _ in framework if c in facts.prior_experience),
+                    },
                 )
             )
         group_cap = facts.program.interactive_group_cap
@@ -430,6 +531,10 @@ class _Evaluator:
                 evidence=tuple(s.id for s in over),
                 source=VIRTUAL,
                 citation=self.virtual_citation,
+                cites=(
+                    '"the interactive sessions of the virtual training (such as the image interpretation and image '
+                    'acquisition) should be limited to a small group of trainees per mentor" (SCMR 2021)'
+                ),
                 confidence="High: interactive sessions limited to a small group per mentor; the cap is a program setting.",
                 missing="" if not over else f"{len(over)} interactive sessions had more than {group_cap} trainees",
             )
@@ -497,9 +602,17 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
         )
         expected = f", expected by {expected_end:%d %b %Y}" if expected_end else ""
         flags.append(Flag("behind_pace", f"Behind pace: {when}{expected}"))
-    share = next((r for r in results if r.key == "virtual_share"), None)
-    if share is not None and not share.met:
-        flags.append(Flag("over_virtual_cap", share.missing))
+    virtual, total = ev.t.virtual, ev.t.total
+    share = _round(virtual * 100 / total) if total else None
+    cap = virtual_cap(facts, ruleset)
+    # Tracked and flagged (SPEC S14); what counts is capped per requirement, so more evidence never fails a trainee.
+    if cap is not None and virtual * 100 > cap * total:  # exact: 50.05% is over a 50% cap
+        flags.append(
+            Flag(
+                "over_virtual_cap",
+                f"Virtual share {share:g}% is over the {cap}% maximum: virtual cases beyond it do not count",
+            )
+        )
     if facts.reviews_waiting_over_7_days:
         waiting = facts.reviews_waiting_over_7_days
         flags.append(
@@ -512,7 +625,6 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
     if group is not None and not group.met:
         flags.append(Flag("group_cap", group.missing))
 
-    virtual, total = ev.t.virtual, ev.t.total
     return Report(
         enrollment_id=facts.enrollment_id,
         ruleset=ruleset.label,
@@ -523,12 +635,31 @@ def evaluate(facts: Facts, ruleset: Ruleset, *, today: date) -> Report:
         pace_per_week=pace,
         virtual_count=virtual,
         in_person_count=total - virtual,
-        virtual_share=share.achieved if share else (_round(virtual * 100 / total) if total else None),
+        virtual_share=share,
         pending_reviews=facts.pending_reviews,
         reviews_waiting_over_7_days=facts.reviews_waiting_over_7_days,
         expected_end=expected_end,
         forecast=forecast,
         weekly=ev.t.weekly,
+        overlay=ruleset.virtual_overlay,
+        overlay_note=overlay_note(ruleset),
+        virtual_cap=cap,
+        mentor_min_level=ruleset.mentor_min_level,
+    )
+
+
+def overlay_note(ruleset: Ruleset) -> str:
+    """Whether the SCMR 2021 virtual-training rules apply, and why (they are written for Level II)."""
+    if ruleset.overlay_opted_in:
+        return (
+            f"The SCMR 2021 virtual-training rules apply: the program opted in for this Level {ruleset.target_level} "
+            "ruleset."
+        )
+    if ruleset.virtual_overlay:
+        return "The SCMR 2021 virtual-training rules apply (the statement is about Level II training)."
+    return (
+        "The SCMR 2021 virtual-training rules do not apply: the statement is about Level II, and the program has not "
+        "opted in for this ruleset."
     )
 
 
@@ -536,12 +667,18 @@ def cumulative_points(facts: Facts, ruleset: Ruleset, key: str, *, today: date) 
     """(date, cumulative count) for a min_cases requirement, for the progress chart. Carried-forward cases start
     the line at the enrollment's start."""
     rule = next(r for r in ruleset.rules if r.key == key)
-    accepts = _case_filter(rule, today, overlay=ruleset.virtual_overlay)
+    accepts = _case_filter(rule, today, overlay=ruleset.virtual_overlay, mentor_level=ruleset.mentor_min_level)
     total = facts.carried_forward_cases if rule.carried_forward else 0
     points = [(facts.start_date, total)] if total else []
+    cap = virtual_cap(facts, ruleset, rule)
+    virtual_room = None if cap is None else rule.param("minimum") * cap // 100
     per_day: dict[date, int] = {}
-    for e in facts.entries:
+    for e in sorted(facts.entries, key=lambda f: (f.date, f.id)):
         if accepts(e):
+            if e.is_virtual and virtual_room is not None:
+                if virtual_room <= 0:
+                    continue  # beyond the share virtual experience may replace: not counted (as in min_cases)
+                virtual_room -= 1
             per_day[e.date] = per_day.get(e.date, 0) + 1
     for day in sorted(per_day):
         total += per_day[day]
@@ -563,31 +700,37 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
     """Count the entries the way the rules need them. The database does the same in
     progress.selectors.gather_tallied_facts_for; tests check that both agree."""
     entries = [e for e in facts.entries if e.date <= today]
-    overlay = ruleset.virtual_overlay
+    overlay, mentor_level = ruleset.virtual_overlay, ruleset.mentor_min_level
     since = today - timedelta(days=PACE_WINDOW_DAYS)
-    rule_counts, rule_recent, evidence, incomplete, overlay_excluded = {}, {}, {}, {}, {}
+    rule_counts, rule_recent, rule_in_person, rule_recent_in_person = {}, {}, {}, {}
+    evidence, incomplete, excluded = {}, {}, {}
     for rule in ruleset.rules:
         if rule.kind == "min_cases":
-            accepts = _case_filter(rule, today, overlay=overlay)
+            accepts = _case_filter(rule, today, overlay=overlay, mentor_level=mentor_level)
             counted = [e for e in entries if accepts(e)]
             rule_counts[rule.key] = len(counted)
             rule_recent[rule.key] = sum(1 for e in counted if e.date > since)
+            rule_in_person[rule.key] = sum(1 for e in counted if not e.is_virtual)
+            rule_recent_in_person[rule.key] = sum(1 for e in counted if not e.is_virtual and e.date > since)
             evidence[rule.key] = tuple(e.id for e in counted)
-            if overlay:
-                raw = _case_filter(rule, today, overlay=False)
-                left_out = [e for e in entries if raw(e) and not accepts(e)]
-                reasons = {}
-                for reason, test in ((NOT_LINKED, True), (NO_CONSOLE, False)):
-                    n = sum(1 for e in left_out if e.unlinked_virtual_live is test)
-                    if n:
-                        reasons[reason] = n
-                if reasons:
-                    overlay_excluded[rule.key] = reasons
-            if rule.param("complete_study"):
-                relaxed = _case_filter(without_complete_study(rule), today, overlay=overlay)
-                left_out = sum(1 for e in entries if relaxed(e)) - len(counted)
-                if left_out:
-                    incomplete[rule.key] = left_out
+            # Every entry the rule's fields match but that is not counted gets one reason, in this order: the
+            # signer's level, an unlinked virtual live entry, an incomplete study, the console.
+            loose = without_complete_study(rule)
+            raw = _case_filter(loose, today, overlay=False)
+            relaxed = _case_filter(loose, today, overlay=overlay, mentor_level=mentor_level)
+            reasons: dict[str, int] = {}
+            left_incomplete = 0
+            for e in entries:
+                if raw(e) and not accepts(e):
+                    if relaxed(e):
+                        left_incomplete += 1
+                        continue
+                    reason = exclusion_reason(e, overlay=overlay, mentor_level=mentor_level)
+                    reasons[reason] = reasons.get(reason, 0) + 1
+            if reasons:
+                excluded[rule.key] = reasons
+            if left_incomplete:
+                incomplete[rule.key] = left_incomplete
     by_topic: dict[str, list[int]] = {}
     weekly = [0] * WEEKS
     for e in entries:
@@ -608,7 +751,9 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
         virtual_without_console=sum(1 for e in entries if e.virtual_acquisition_without_console),
         observed_only=sum(1 for e in entries if e.observed_only),
         incomplete=incomplete,
-        overlay_excluded=overlay_excluded,
+        excluded=excluded,
+        rule_in_person=rule_in_person,
+        rule_recent_in_person=rule_recent_in_person,
         recent=sum(1 for e in entries if e.date > since),
         weekly=tuple(weekly),
         evidence=evidence,

@@ -25,9 +25,22 @@ ACQUISITION_ROLES = PERFORMED_ROLES | OBSERVED_ROLES
 IN_PERSON = "in_person"
 VIRTUAL_LIVE = "virtual_live_two_way"
 
-# Why the virtual overlay leaves an entry out of a requirement (the report lists them as "not counted").
+# Why an entry is left out of a requirement (the report lists them as "not counted"): the signing mentor's level is
+# below the ruleset's minimum; and, under the virtual overlay, a virtual live entry without an attended session, or
+# virtual acquisition without the console shared and the trainee's input.
+LOW_MENTOR = "signed by a mentor below the ruleset's minimum level (or with no CMR credential recorded)"
 NOT_LINKED = "virtual live entry not linked to a session of the program that the trainee attended"
 NO_CONSOLE = "virtual acquisition without the scanner console shared and the trainee's input recorded"
+OVER_VIRTUAL_SHARE = "virtual entries beyond the share of the minimum that virtual experience may replace"
+
+# CMR qualification levels (accounts.Credential.Level), ranked for "at least level X". An Advanced Practitioner and
+# an equivalent CMR expert (with a written justification) rank with Level III: SCMR 2021 names all three as those who
+# may lead a virtual program.
+LEVEL_RANK = {"I": 1, "II": 2, "III": 3, "AP": 3, "EQ": 3}
+
+
+def levels_at_least(level: str) -> frozenset[str]:
+    return frozenset(name for name, rank in LEVEL_RANK.items() if rank >= LEVEL_RANK[level])
 
 
 class EntryFact(NamedTuple):
@@ -45,6 +58,14 @@ class EntryFact(NamedTuple):
     # The linked session belongs to the entry's program and the trainee's attendance is recorded (with their input).
     attended: bool = False
     active_input: bool = False
+    # The highest CMR level the signing mentor holds on record; None when they have no credential recorded.
+    signer_level: str | None = None
+
+    def signed_at_least(self, level: str | None) -> bool:
+        """The signer holds at least `level` (always true when the ruleset sets no minimum)."""
+        if level is None:
+            return True
+        return self.signer_level is not None and LEVEL_RANK[self.signer_level] >= LEVEL_RANK[level]
 
     @property
     def is_virtual(self) -> bool:
@@ -133,8 +154,10 @@ class Tallies:
     observed_only: int = 0  # entries where the trainee watched the acquisition without operating the scanner
     # min_cases rule key -> entries the rule leaves out only because the study was incomplete
     incomplete: dict[str, int] = field(default_factory=dict)
-    # min_cases rule key -> {reason (NOT_LINKED, NO_CONSOLE): entries the virtual overlay leaves out}
-    overlay_excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    # min_cases rule key -> {reason (LOW_MENTOR, NOT_LINKED, NO_CONSOLE): entries left out for it}
+    excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    rule_in_person: dict[str, int] = field(default_factory=dict)  # min_cases rule key -> counted entries in person
+    rule_recent_in_person: dict[str, int] = field(default_factory=dict)  # ... of which in the pace window
     recent: int = 0
     weekly: tuple[int, ...] = ()  # last 12 weeks, oldest first
     # Entry ids per rule key, and per "topic:<slug>"; empty when counted by the database.
@@ -159,6 +182,14 @@ class Facts:
     lectures: tuple[LectureFact, ...] = ()
     sign_offs: tuple[SignOffFact, ...] = ()
     program: ProgramFacts = field(default_factory=ProgramFacts)
+    # The mentor's lower virtual share for this trainee (SCMR 2021: it "can vary depending on ... the competency of
+    # the individual trainee as evaluated by the CMR mentor"); never above the program's. None: the program's.
+    trainee_max_virtual_share: int | None = None
+    # (code, title) of the framework's competencies that need in-person experience (SCMR 2021: "stress testing and
+    # supervision of individuals with cardiac implantable electronic devices may require an in-person experience").
+    in_person_competencies: tuple[tuple[str, str], ...] = ()
+    # Codes of those the mentor recorded, with a reason, as covered by the trainee's prior experience.
+    prior_experience: frozenset[str] = frozenset()
     # (slug, name) of the curriculum topics; empty means the built-in SCMR list (engine.evaluate.CURRICULUM).
     curriculum: tuple[tuple[str, str], ...] = ()
     # Pre-computed counts instead of `entries` (see Tallies); None means "count the entries".

@@ -8,10 +8,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .facts import ROLES
+from .facts import LEVEL_RANK, ROLES
 
 RULESET_DIR = Path(__file__).resolve().parent / "rulesets"
 CURRICULUM_ALL = "all"
+VIRTUAL_SOURCE = "scmr-2021-virtual"  # the citation key of the virtual overlay's rules
 
 _ROLE = {"enum": list(ROLES)}
 _DELIVERY = {"enum": ["in_person", "virtual_live_two_way", "asynchronous"]}
@@ -23,6 +24,8 @@ _COMMON = {
     "label": {"type": "string", "minLength": 1},
     "short": {"type": "string", "minLength": 1, "maxLength": 20},
     "source": {"type": "string"},
+    # The sentence (a quote) or the section of the source the rule rests on.
+    "cites": {"type": "string", "minLength": 1},
     "confidence": {"type": "string"},
     "carried_forward": {"type": "boolean"},
 }
@@ -38,6 +41,10 @@ _KINDS: dict[str, dict[str, Any]] = {
             "categories_any": {"type": "array", "items": _SLUG, "minItems": 1},
             "complete_study": {"type": "boolean"},
             "within_months": {"type": "integer", "minimum": 1},
+            # At least this many of the counted entries delivered in person.
+            "min_in_person": {"type": "integer", "minimum": 0},
+            # At most this share of the required minimum may be made of virtual entries (the rest must be in person).
+            "max_virtual_share": {"type": "integer", "minimum": 0, "maximum": 100},
         },
     },
     "category_coverage": {
@@ -45,6 +52,8 @@ _KINDS: dict[str, dict[str, Any]] = {
         "properties": {
             "categories": {"oneOf": [{"const": CURRICULUM_ALL}, {"type": "array", "items": _SLUG, "minItems": 1}]},
             "min_per_category": {"type": "integer", "minimum": 1},
+            # Topics a completed lecture of the library on that topic covers as well as a case (e.g. safety).
+            "lecture_topics": {"type": "array", "items": _SLUG, "minItems": 1},
         },
     },
     "category_minimum": {
@@ -99,8 +108,18 @@ RULESET_SCHEMA = {
         "target_level": {"type": "string"},
         "scmr": {"type": "boolean"},
         "virtual_overlay": {"type": "boolean"},
-        "week_hours": {"type": "number", "exclusiveMinimum": 0},
         "citations": {"type": "object", "additionalProperties": {"type": "string"}},
+        # Whose signature makes an entry count: the signing mentor's minimum CMR level.
+        "mentor": {
+            "type": "object",
+            "required": ["min_level", "source", "confidence"],
+            "additionalProperties": False,
+            "properties": {
+                "min_level": {"enum": list(LEVEL_RANK)},
+                "source": {"type": "string"},
+                "confidence": {"type": "string", "minLength": 1},
+            },
+        },
         "requirements": {"type": "array", "minItems": 1, "items": RULE_SCHEMA},
     },
 }
@@ -120,6 +139,7 @@ class Rule:
     confidence: str = ""
     carried_forward: bool = False
     local: bool = False  # added or tightened by the program
+    cites: str = ""  # the sentence or section of the source
 
     def param(self, name: str, default=None):
         return self.params.get(name, default)
@@ -139,12 +159,37 @@ class Ruleset:
     scmr: bool
     rules: tuple[Rule, ...]
     virtual_overlay: bool = False
-    week_hours: float = 35
+    # The program applies the virtual overlay to a ruleset that does not (Level I or III) by opting in.
+    overlay_opted_in: bool = False
     citations: dict = field(default_factory=dict, hash=False)
+    mentor: dict | None = field(default=None, hash=False)  # {"min_level", "source", "confidence"}
 
     @property
     def label(self) -> str:
         return f"{self.id} v{self.version}"
+
+    @property
+    def mentor_min_level(self) -> str | None:
+        return self.mentor["min_level"] if self.mentor else None
+
+    @property
+    def mentor_source(self) -> str | None:
+        return self.mentor["source"] if self.mentor else None
+
+    def with_overlay(self) -> "Ruleset":
+        """The ruleset with the SCMR 2021 virtual overlay applied because the program opted in."""
+        if self.virtual_overlay or not self.scmr:  # the overlay is SCMR's: another body's rulebook stays as it is
+            return self
+        return replace(self, virtual_overlay=True, overlay_opted_in=True)
+
+    def used_sources(self) -> set[str]:
+        """The citation keys a rule, the mentor rule or the overlay refers to."""
+        used = {r.source for r in self.rules if r.source}
+        if self.mentor:
+            used.add(self.mentor["source"])
+        if self.virtual_overlay:
+            used.add(VIRTUAL_SOURCE)
+        return used
 
     def citation(self, rule: Rule) -> str:
         return self.citations.get(rule.source, rule.source)
@@ -160,7 +205,7 @@ def _best_error(schema: dict, data: Any) -> jsonschema.ValidationError | None:
 
 
 def _rule_from(data: dict, *, local: bool = False) -> Rule:
-    common = {"key", "kind", "label", "source", "confidence", "carried_forward"}
+    common = {"key", "kind", "label", "source", "confidence", "carried_forward", "cites"}
     return Rule(
         key=data["key"],
         kind=data["kind"],
@@ -170,6 +215,7 @@ def _rule_from(data: dict, *, local: bool = False) -> Rule:
         confidence=data.get("confidence", ""),
         carried_forward=data.get("carried_forward", False),
         local=local,
+        cites=data.get("cites", ""),
     )
 
 
@@ -182,7 +228,10 @@ def parse_ruleset(data: Any, *, origin: str = "ruleset") -> Ruleset:
     if duplicates:
         raise RulesetError(f"{origin}: requirement keys must be unique; repeated: {', '.join(duplicates)}")
     citations = data.get("citations", {})
-    unknown = sorted({r["source"] for r in data["requirements"] if r.get("source") and r["source"] not in citations})
+    sources = {r["source"] for r in data["requirements"] if r.get("source")}
+    if data.get("mentor"):
+        sources.add(data["mentor"]["source"])
+    unknown = sorted(sources - set(citations))
     if unknown:
         raise RulesetError(f"{origin}: sources without a citation: {', '.join(unknown)}")
     return Ruleset(
@@ -193,8 +242,8 @@ def parse_ruleset(data: Any, *, origin: str = "ruleset") -> Ruleset:
         target_level=str(data["target_level"]),
         scmr=data["scmr"],
         virtual_overlay=data.get("virtual_overlay", False),
-        week_hours=data.get("week_hours", 35),
         citations=citations,
+        mentor=data.get("mentor"),
         rules=tuple(_rule_from(r) for r in data["requirements"]),
     )
 
@@ -220,6 +269,12 @@ def load_ruleset(path: Path) -> Ruleset:
     ruleset = parse_ruleset(data, origin=path.name)
     if ruleset.id != path.stem:
         raise RulesetError(f"{path.name}: id {ruleset.id!r} must match the file name")
+    unused = sorted(set(ruleset.citations) - ruleset.used_sources())
+    if unused:
+        raise RulesetError(f"{path.name}: citations no rule uses: {', '.join(unused)}")
+    for rule in ruleset.rules:
+        if not (rule.source and rule.cites and rule.confidence):
+            raise RulesetError(f"{path.name}: requirement {rule.key!r} needs a source, what it cites and a confidence")
     return ruleset
 
 
@@ -276,7 +331,15 @@ def merge_local_rules(ruleset: Ruleset, local_rules: list[dict]) -> Ruleset:
             _refuse_wider_filters(ruleset, base, rule)
             # Filters the local rule leaves out keep their base values.
             merged = {**base.params, **rule.params}
-            rule = replace(base, params=merged, label=rule.label, local=True, source=rule.source or base.source)
+            rule = replace(
+                base,
+                params=merged,
+                label=rule.label,
+                local=True,
+                source=rule.source or base.source,
+                cites=rule.cites or base.cites,
+                confidence=rule.confidence or base.confidence,
+            )
         rules[rule.key] = rule
     return replace(ruleset, rules=tuple(rules.values()))
 
@@ -299,6 +362,17 @@ def _refuse_wider_filters(ruleset: Ruleset, base: Rule, local: Rule) -> None:
         raise RulesetError(
             f"local rule {local.key!r} widens within_months of {ruleset.label} ({window} > {base_window})."
         )
+    for name, weaker in (
+        ("min_in_person", lambda new, old: new < old),
+        ("max_virtual_share", lambda new, old: new > old),
+    ):
+        new, old = local.param(name), base.param(name)
+        if new is not None and old is not None and weaker(new, old):
+            raise RulesetError(f"local rule {local.key!r} relaxes {name} of {ruleset.label} ({new} instead of {old}).")
+    topics, base_topics = local.param("lecture_topics"), base.param("lecture_topics")
+    if topics is not None and set(topics) - set(base_topics or ()):
+        extra = ", ".join(sorted(set(topics) - set(base_topics or ())))
+        raise RulesetError(f"local rule {local.key!r} lets lectures cover more topics than {ruleset.label}: {extra}.")
     complete, base_complete = local.param("complete_study"), base.param("complete_study")
     if base_complete is not None and complete is not None and complete != base_complete:
         raise RulesetError(f"local rule {local.key!r} changes complete_study of {ruleset.label}.")

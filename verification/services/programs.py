@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from programs.models import Program
-from programs.selectors import director_level3_credential
+from programs.selectors import director_qualification
 from programs.services import EDITABLE_STATUSES, snapshot_profile
 from trainingportal.core.audit import log_action
 from trainingportal.core.pdf import absolute_url
@@ -80,7 +80,7 @@ def program_submit(*, actor, program: Program) -> ProgramReview:
     previous = program.reviews.select_related("reviewer").first()
     # After "changes requested" the round goes back to the reviewer who asked for them.
     reviewer = previous.reviewer if previous and previous.status == Status.CHANGES_REQUESTED else None
-    credential = director_level3_credential(program)
+    credential = director_qualification(program)
     snapshot = {
         "profile": snapshot_profile(program),
         "credential": (

@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from programs.selectors import director_level3_credential
+from programs.selectors import director_qualification
 from programs.services import EDITABLE_STATUSES, program_profile_update
 from trainingportal.core.forms import add_service_errors
 
@@ -34,7 +34,7 @@ def _checklist_context(program) -> dict:
 @login_required
 def profile(request, pk: int):
     program = selectors.get_program_for_review(request.user, pk, action="profile").obj
-    credential = director_level3_credential(program)
+    credential = director_qualification(program)
     editable = program.verification_status in EDITABLE_STATUSES
     form = ProgramProfileForm(request.POST or None, request.FILES or None, instance=program, credential=credential)
     status = 200
@@ -93,7 +93,7 @@ def _render_review(request, program, form, status=200):
     context = {
         **_checklist_context(program),
         "form": form,
-        "credential": director_level3_credential(program),
+        "credential": director_qualification(program),
     }
     context["is_mine"] = context["review"] is not None and context["review"].reviewer_id == request.user.pk
     return render(request, "verification/verification_review.html", context, status=status)

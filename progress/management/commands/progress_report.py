@@ -28,11 +28,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD): {exc}") from exc
         try:
-            rules = (
-                merge_local_rules(get_ruleset(ruleset), enrollment.program.local_rules)
-                if ruleset
-                else ruleset_for(enrollment)
-            )
+            other = merge_local_rules(get_ruleset(ruleset), enrollment.program.local_rules) if ruleset else None
+            rules = ruleset_for(enrollment, other)
         except RulesetError as exc:
             raise CommandError(str(exc)) from exc
         report = evaluate(gather_facts(enrollment), rules, today=today)
@@ -41,6 +38,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{enrollment.trainee.display_name} — {enrollment.program.name}")
         self.stdout.write(f"{report.ruleset_title} ({report.ruleset}), as of {report.as_of}")
+        self.stdout.write(f"  {report.overlay_note}")
         for r in report.requirements:
             mark = "MET " if r.met else "    "
             bound = "at most " if r.at_most else ""
