@@ -29,6 +29,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "max_virtual_share",
             "interactive_group_cap",
             "blind_review",
+            "virtual_overlay_all_levels",
             "remote_training_plan_sha256",
             "ruleset",
             "verification_status",

@@ -45,6 +45,8 @@ PROFILE_FIELDS = [
     "max_virtual_share",
     "interactive_group_cap",
     "ruleset",
+    "blind_review",
+    "virtual_overlay_all_levels",
 ]
 PROFILE_TEXT_LABELS = {
     "track_record_evidence": "Track-record evidence",

@@ -114,6 +114,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
 class EntryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CaseLogEntry
+        skip_postgeneration_save = True
 
     enrollment = factory.SubFactory(EnrollmentFactory)
     case = factory.SubFactory(CaseFactory, program=factory.SelfAttribute("..enrollment.program"))

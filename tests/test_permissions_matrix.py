@@ -227,6 +227,8 @@ MATRIX = [
     # --- accounts (allauth's own pages under accounts/ are not ours to test)
     R("accounts:api_token",         "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("accounts:api_token",         "post", none,         LOGIN,    302,    302,   302,   302,     302,     302),
+    R("accounts:credentials",       "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
+    R("accounts:credentials",       "post", none,         LOGIN,    400,    400,   400,   400,     400,     400),
     # --- programs
     R("programs:list",              "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("programs:create",            "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
@@ -251,6 +253,12 @@ MATRIX = [
     # --- enrollments
     R("trainees:progress",          "get",  enrollment,   LOGIN,    200,    403,   200,   200,     404,     404),
     R("trainees:progress",          "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    # the mentor's judgements: the trainee's virtual share, prior experience (mentor and director; 400 = refused data)
+    R("trainees:virtual_share",     "post", enrollment,   LOGIN,    403,    403,   302,   302,     404,     404),
+    R("trainees:virtual_share",     "get",  enrollment,   LOGIN,    405,    405,   405,   405,     405,     405),
+    R("trainees:virtual_share",     "post", missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    R("trainees:prior_experience",  "post", enrollment,   LOGIN,    403,    403,   400,   400,     404,     404),
+    R("trainees:prior_experience",  "post", missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     # --- case log (entries of `trainee`, supervised by `mentor`)
     R("cases:list",                 "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("cases:create",               "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),

@@ -85,9 +85,18 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
     assert entry.status == "submitted"
     client.logout()
 
-    # 4c: the mentor signs it from the inbox; then it cannot be edited.
+    # 4c: the mentor records their CMR credential (a Level II ruleset counts entries signed by Level II or above),
+    # then reads the case blind (new programs review blind) and signs it from the inbox; then it cannot be edited.
     login(client, mentor)
+    assert program.blind_review
+    response = client.post(
+        reverse("accounts:credentials"),
+        {"level": "II", "body": "SCMR", "identifier": "SCMR-L2-777", "issued_on": "2022-03-01"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
     assert "SL-0001" in client.get(reverse("cases:inbox")).content.decode()
+    review = reverse("cases:review", args=[entry.pk])
+    assert client.post(review, {"final_diagnosis": "Myocarditis"}).status_code == 302
     response = client.post(
         reverse("cases:review", args=[entry.pk]),
         {"mentor_agrees": "yes", "mentor_feedback": "Agree. Note the subepicardial LGE.", "action": "sign"},
@@ -102,6 +111,7 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
     # 4d: progress counts the signed entry.
     page = client.get(reverse("trainees:progress", args=[enrollment.pk])).content.decode()
     assert "1 / 150" in page and "1 / 50" in page
+    assert "at least 25 in person" in page
     client.logout()
 
     # 4e: the director requests a dossier; the (eager) task renders it.

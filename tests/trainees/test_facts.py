@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from assessments.models import Competency, SignOff
+from assessments.models import Competency, PriorExperience, SignOff
 from cases.models import Case, CaseLogEntry
 from curriculum.models import Category
 from programs.models import Membership
@@ -26,8 +26,17 @@ from training.models import Attendance, TrainingSession
 from trainingportal.accounts.models import User
 from trainingportal.engine import EntryFact, SessionFact, SignOffFact, get_ruleset
 from trainingportal.engine.evaluate import tally_entries
+from trainingportal.engine.facts import LOW_MENTOR
 
-from ..factories import AttendanceFactory, EnrollmentFactory, EntryFactory, SessionFactory, SignOffFactory
+from ..factories import (
+    AttendanceFactory,
+    CredentialFactory,
+    EnrollmentFactory,
+    EntryFactory,
+    SessionFactory,
+    SignOffFactory,
+    UserFactory,
+)
 from ..queries import assert_same_query_count, captured_queries
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +219,27 @@ class BulkProgram:
         return sum(1 for i in range(n) if not (i % 20 == 19 or i % 10 == 9) and not (i % 4 == 0 and i % 8 != 0))
 
 
+def resign(enrollments, signers) -> None:
+    """Every other signed entry of the k-th enrollment is re-signed by signers[k % len(signers)] (signers of other
+    levels, or without a credential, in bulk data that the program's mentor signed)."""
+    for k, e in enumerate(enrollments):
+        ids = list(
+            CaseLogEntry.objects.filter(enrollment=e, status=Status.SIGNED).order_by("pk").values_list("pk", flat=True)
+        )
+        CaseLogEntry.objects.filter(pk__in=ids[::2]).update(signed_by=signers[k % len(signers)])
+
+
+def signers_of_every_level() -> list[User]:
+    """Mentors holding Level I, II, III, Advanced Practitioner, an equivalent, and none."""
+    users = []
+    for level in ("I", "II", "III", "AP", "EQ", None):
+        user = UserFactory(full_name=f"Signer {level or 'without credential'}")
+        if level:
+            CredentialFactory(user=user, level=level, justification="Equivalent CMR expert." if level == "EQ" else "")
+        users.append(user)
+    return users
+
+
 def reload(enrollments) -> list[Enrollment]:
     """As the views pass them in: with program (and trainee) joined, in a stable order."""
     pks = [e.pk for e in enrollments]
@@ -259,8 +289,26 @@ def test_an_entry_becomes_a_fact_with_its_roles_delivery_source_and_topics(enrol
         categories=frozenset({"valvular", "masses"}),
         session_type=None,
         console_shared=False,
+        signer_level="II",  # the mentor fixture's credential
     )
     assert isinstance(fact.date, datetime.date)
+
+
+def test_an_entry_carries_its_signers_best_credential_level(enrollment, mentor, program):
+    CredentialFactory(user=mentor, level="III", identifier="SCMR-L3-MENTOR")  # besides their Level II
+    uncredentialed = UserFactory(full_name="Nina Nocredential")
+    advanced = UserFactory(full_name="Ada Advanced")
+    CredentialFactory(user=advanced, level="AP", identifier="AP-1")
+    CredentialFactory(user=advanced, level="I", identifier="L1-1")
+    by_mentor = EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True)
+    by_nobody = EntryFactory(
+        enrollment=enrollment, supervising_mentor=uncredentialed, signed=True, signer_credential=False
+    )
+    by_advanced = EntryFactory(enrollment=enrollment, supervising_mentor=advanced, signed=True)
+
+    levels = {fact.id: fact.signer_level for fact in gather_facts(enrollment).entries}
+
+    assert levels == {by_mentor.pk: "III", by_nobody.pk: None, by_advanced.pk: "AP"}
 
 
 def test_a_case_without_topics_has_none(enrollment, mentor):
@@ -383,6 +431,27 @@ def test_attended_sessions_become_facts_with_the_number_of_attendees(enrollment,
     )
 
 
+def test_the_in_person_framework_and_prior_experience_become_facts(enrollment, other_enrollment, mentor):
+    stress = Competency.objects.get(code="stress-testing")
+    PriorExperience.objects.create(
+        enrollment=enrollment, competency=stress, recorded_by=mentor, reason="40 stress studies at St Elsewhere."
+    )
+    cied = Competency.objects.get(code="cied-scanning")
+    PriorExperience.objects.create(
+        enrollment=other_enrollment, competency=cied, recorded_by=mentor, reason="20 CIED scans at St Elsewhere."
+    )
+
+    facts = gather_facts_for(reload([enrollment, other_enrollment]))
+
+    # The framework's competencies that need in-person experience (seeded by migration), not the sign-offs.
+    framework = tuple(Competency.objects.filter(in_person_required=True).order_by("title").values_list("code", "title"))
+    assert {code for code, _ in framework} >= {"stress-testing", "cied-scanning"}
+    assert "mr-safety-screening" not in {code for code, _ in framework}
+    assert facts[enrollment.pk].in_person_competencies == facts[other_enrollment.pk].in_person_competencies == framework
+    assert facts[enrollment.pk].prior_experience == {"stress-testing"}
+    assert facts[other_enrollment.pk].prior_experience == {"cied-scanning"}
+
+
 def test_leave_periods_become_facts(enrollment, other_enrollment):
     LeavePeriod.objects.create(
         enrollment=enrollment, start_date=datetime.date(2026, 8, 1), end_date=datetime.date(2026, 8, 14)
@@ -451,6 +520,7 @@ def test_enrollment_and_program_settings_become_facts(program, trainee):
         carried_forward_cases=50,
         carried_forward_months=Decimal("1.0"),
         status=Enrollment.Status.COMPLETED,
+        max_virtual_share=20,
     )
 
     facts = gather_facts(Enrollment.objects.select_related("program").get(pk=enrollment.pk))
@@ -465,6 +535,12 @@ def test_enrollment_and_program_settings_become_facts(program, trainee):
     assert (facts.carried_forward_cases, facts.carried_forward_months) == (50, Decimal("1.0"))
     assert (facts.program.max_virtual_share, facts.program.interactive_group_cap) == (30, 3)
     assert facts.program.mode == program.mode
+    assert facts.trainee_max_virtual_share == 20  # the mentor's lower share for this trainee
+
+
+def test_without_a_lower_share_the_trainee_has_the_programs(enrollment):
+    assert enrollment.max_virtual_share is None
+    assert gather_facts(enrollment).trainee_max_virtual_share is None
 
 
 def test_the_curriculum_is_the_category_table_in_order():
@@ -531,11 +607,13 @@ def test_bulk_program_facts_have_the_expected_numbers(program, mentor):
 
 
 # Signed entries and their case topics (both plain SQL), review counts, leave, attendance, completed lectures,
-# sign-offs, the topics (id, slug, name).
-GATHER_QUERIES = 8
-# Counts per rule and per week, review counts, leave, attendance, completed lectures, sign-offs, the topics, topic
-# counts (plain SQL).
-TALLIED_QUERIES = 8
+# sign-offs, prior experience, the topics (id, slug, name), the in-person competencies of the framework, the signers'
+# credential levels.
+GATHER_QUERIES = 11
+# Counts per rule and per week, review counts, leave, attendance, completed lectures, sign-offs, prior experience,
+# the topics, the in-person competencies of the framework, topic counts (plain SQL). The signer's level is a
+# subquery of the counts.
+TALLIED_QUERIES = 10
 
 
 def test_gather_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_300(program, mentor):
@@ -549,11 +627,13 @@ def test_gather_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_300(progr
     bulk.add_cases(small, 290)
     bulk.add_cases(bulk.add_trainees(45), 300)
     large = reload(bulk.enrollments)
+    resign(large, signers_of_every_level())  # one query for the signers' levels, however many signers
 
     large_facts, large_queries = captured_queries(lambda: gather_facts_for(large))
 
     assert sum(len(f.entries) for f in small_facts.values()) == 5 * BulkProgram.signed_of(10)
     assert sum(len(f.entries) for f in large_facts.values()) == 50 * BulkProgram.signed_of(300) == 13_500
+    assert {x.signer_level for f in large_facts.values() for x in f.entries} == {"I", "II", "III", "AP", "EQ", None}
     assert_same_query_count(small_queries, large_queries, expected=GATHER_QUERIES)
 
 
@@ -572,6 +652,10 @@ def test_gather_tallied_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_3
     bulk.add_cases(small, 290)
     bulk.add_cases(bulk.add_trainees(45), 300)
     large = reload(bulk.enrollments)
+    # Half the entries of the second trainee signed by a Level I mentor, of the third by one without a credential:
+    # below the Level II ruleset's minimum, they are left out of every requirement.
+    level_one, _, _, _, _, uncredentialed = signers_of_every_level()
+    resign(large[1:3], [level_one, uncredentialed])
 
     tallied, large_queries = captured_queries(
         lambda: gather_tallied_facts_for(large, {e.pk: ruleset for e in large}, today=today)
@@ -584,6 +668,10 @@ def test_gather_tallied_facts_for_uses_the_same_queries_for_5_x_10_as_for_50_x_3
         expected = dataclasses.replace(tally_entries(read[e.pk], ruleset, today=today), evidence={})
         assert tallied[e.pk].tallies == expected
     assert tallied[large[0].pk].tallies.rule_counts["interpreted"] == BulkProgram.counted_of(300)
+    for e in large[1:3]:
+        t = tallied[e.pk].tallies
+        assert t.rule_counts["interpreted"] < BulkProgram.counted_of(300)
+        assert t.excluded["interpreted"][LOW_MENTOR] > 0
 
 
 def test_gather_facts_for_one_enrollment_uses_the_same_queries(program, mentor, django_assert_num_queries):

@@ -44,13 +44,20 @@ def test_prints_every_requirement_and_what_is_missing(logged):
     out = run(logged.pk)
 
     assert out.startswith("Tess Trainee — Example Hybrid CMR Program\n")
-    assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v2)" in out
+    assert "SCMR Level II (independent practitioner), 2018 training guidelines (scmr-2018-level-2 v3)" in out
+    # The line after the title says whether the SCMR 2021 virtual-training rules apply (Level II: they do).
+    assert out.splitlines()[2] == f"  {report_for(logged).overlay_note}"
+    assert "virtual-training rules apply" in out.splitlines()[2]
     assert "Complete studies interpreted with a mentor's review: 12 / 150 cases" in out
     assert "Cases performed (primary operator or assisting at the console): 12 / 50 cases" in out
-    assert "Share of cases with virtual experience: 0.0 / at most 50 %" in out
-    assert "MET " in out  # the virtual share and the group cap
+    assert "Competencies that need in-person experience: 0 / 2 competencies" in out
+    assert "  MET  Interactive sessions within 4 trainees per mentor: 0 / at most 0 sessions over the cap" in out
+    assert "Share of cases with virtual experience" not in out  # no overall virtual-share requirement any more
     assert "missing: 138 more complete studies interpreted with a mentor's review" in out
+    # 12 in person of the 50 performed, and of the 25 that must be in person.
+    assert "missing: 38 more cases performed (primary operator or assisting at the console); 13 more in person" in out
     assert "missing: Curriculum topics not yet covered: MR safety" in out
+    assert "missing: Sign in person: Pharmacologic stress testing" in out
     assert "1 pending" in out
     for requirement in report_for(logged).requirements:
         assert requirement.label in out
@@ -67,7 +74,8 @@ def test_json_is_valid_and_has_the_same_numbers_as_the_api(logged, trainee):
     interpreted = next(r for r in data["requirements"] if r["key"] == "interpreted")
     assert (interpreted["achieved"], interpreted["required"], interpreted["remaining"]) == (12, 150, 138)
     assert data["pending_reviews"] == 1
-    assert data["ruleset"] == "scmr-2018-level-2 v2"
+    assert data["ruleset"] == "scmr-2018-level-2 v3"
+    assert (data["overlay"], data["virtual_cap"], data["mentor_min_level"]) == (True, 50, "II")
 
 
 def test_the_command_and_the_dossier_report_the_same_requirements(logged, director):
@@ -81,12 +89,29 @@ def test_the_command_and_the_dossier_report_the_same_requirements(logged, direct
 
 
 def test_another_ruleset(logged):
-    out = run(logged.pk, "--ruleset", "cbcmr-maintenance")
+    out = run(logged.pk, "--ruleset", "cbcmr-exam-eligibility")
 
-    assert "CBCMR certification maintenance (case volume) (cbcmr-maintenance v1)" in out
-    assert "Cases interpreted in the previous 24 months: 12 / 100 cases" in out
+    assert "CBCMR exam eligibility — recent CMR case experience (cbcmr-exam-eligibility v1)" in out
+    assert "virtual-training rules do not apply" in out.splitlines()[2]
+    assert "CMR cases in the previous 24 months: 12 / 100 cases" in out
     assert "Complete studies interpreted with a mentor's review" not in out
-    assert json.loads(run(logged.pk, "--json", "--ruleset", "cbcmr-maintenance"))["ruleset"] == "cbcmr-maintenance v1"
+    assert "Competencies that need in-person experience" not in out  # no SCMR virtual overlay for another body
+    data = json.loads(run(logged.pk, "--json", "--ruleset", "cbcmr-exam-eligibility"))
+    assert (data["ruleset"], data["overlay"], data["virtual_cap"]) == ("cbcmr-exam-eligibility v1", False, None)
+
+
+def test_another_ruleset_counts_any_signed_case(logged, mentor):
+    """The CBCMR recency rule counts a signed case whatever the trainee did in it (not only interpretations)."""
+    EntryFactory(
+        enrollment=logged,
+        supervising_mentor=mentor,
+        signed=True,
+        performed_on=timezone.localdate() - datetime.timedelta(days=1),
+        interpreted=False,
+        primary_operator=True,
+    )
+
+    assert "CMR cases in the previous 24 months: 13 / 100 cases" in run(logged.pk, "--ruleset", "cbcmr-exam-eligibility")
 
 
 @pytest.mark.parametrize(
