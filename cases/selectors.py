@@ -121,3 +121,30 @@ def signed_entries(enrollment) -> QuerySet[CaseLogEntry]:
         .prefetch_related("case__categories")
         .order_by("performed_on", "id")
     )
+
+
+def agreement_summary(enrollment) -> dict:
+    """How often the mentor agreed with the trainee's read, field by field, over the signed entries (SCMR 2021: "The
+    image analysis and initial interpretation of a CMR exam remains an essential part of the competency
+    assessment"). One query. {"fields": [{field, label, compared, agreed, percent}], "blind": entries whose mentor
+    read came first (blind review), "signed": signed entries}."""
+    signed = CaseLogEntry.objects.filter(enrollment=enrollment, status=Status.SIGNED).order_by()
+    annotations = {"signed": Count("id"), "blind": Count("id", filter=Q(mentor_read_at__isnull=False))}
+    for name in CaseLogEntry.READ_FIELDS:
+        annotations[f"{name}_compared"] = Count("id", filter=Q(agreement__has_key=name))
+        annotations[f"{name}_agreed"] = Count("id", filter=Q(**{f"agreement__{name}": True}))
+    row = signed.aggregate(**annotations)
+    fields = []
+    for name in CaseLogEntry.READ_FIELDS:
+        compared, agreed = row[f"{name}_compared"], row[f"{name}_agreed"]
+        label = str(CaseLogEntry._meta.get_field(name).verbose_name)
+        fields.append(
+            {
+                "field": name,
+                "label": label[0].upper() + label[1:],
+                "compared": compared,
+                "agreed": agreed,
+                "percent": round(agreed * 100 / compared) if compared else None,
+            }
+        )
+    return {"fields": fields, "blind": row["blind"], "signed": row["signed"]}

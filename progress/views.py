@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from assessments import services as assessment_services
 from assessments.selectors import in_person_items
-from cases.selectors import entry_counts_by_enrollment
+from cases.selectors import agreement_summary, entry_counts_by_enrollment
 from programs import selectors as program_selectors
 from programs import services as program_services
 from programs.forms import AssignMentorForm, InvitationForm
@@ -88,6 +88,7 @@ def _progress_page(request, enrollment, roles, *, share_form=None, prior_form=No
         "shows_dossiers": bool(roles & {"director", "trainee"}),
         "mentors": enrollment.mentors.all(),
         "in_person_items": items,
+        "agreement": agreement_summary(enrollment),
         "can_assess": bool(roles & {"mentor", "director"}),
     }
     if context["can_assess"]:

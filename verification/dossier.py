@@ -14,13 +14,15 @@ from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.selectors import signed_entries
+from cases.selectors import agreement_summary, signed_entries
 from curriculum.selectors import curriculum_topics
 from progress.selectors.reports import progress_with_chart_data
 from trainingportal.core import charts
 from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
 
-SNAPSHOT_VERSION = 2  # 2: requirement engine report, chart series, virtual share
+# 2: requirement engine report, chart series, virtual share
+# 3: the overlay note, the mentor's minimum level, the trainee-mentor agreement per field
+SNAPSHOT_VERSION = 3
 
 
 def _credentials(user) -> list[dict]:
@@ -98,6 +100,9 @@ def build_snapshot(verification_request) -> dict:
         # Evidence ids stay out of the packet: the case log below is the evidence, in full.
         "requirements": [{k: v for k, v in r.as_dict().items() if k != "evidence"} for r in report.requirements],
         "missing": report.missing,
+        "overlay_note": report.overlay_note,
+        "mentor_min_level": report.mentor_min_level,
+        "agreement": agreement_summary(enrollment),
         "chart": {
             "label": primary_result.label,
             "target": int(primary_result.required),

@@ -72,3 +72,33 @@ def test_sign_agreement_given_overrides_the_computed_one(enrollment, mentor):
 
     # LVEF 48 vs 70 computes as a disagreement; the mentor's explicit "agree" wins; LGE keeps the computed value.
     assert entry.agreement == {"lvef": True, "lge_pattern": True}
+
+
+def test_the_report_sums_the_agreement_field_by_field_over_signed_entries_only(client, enrollment, mentor, trainee):
+    from cases.selectors import agreement_summary
+
+    from ..factories import EntryFactory
+
+    agreements = [
+        {"lvef": True, "final_diagnosis": True},
+        {"lvef": False, "final_diagnosis": True},
+        {"lvef": True},
+    ]
+    for agreement in agreements:
+        EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True, agreement=agreement)
+    EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True, mentor_read_at=timezone.now())
+    EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True, agreement={"lvef": False})
+
+    summary = agreement_summary(enrollment)
+
+    by_field = {f["field"]: (f["compared"], f["agreed"], f["percent"]) for f in summary["fields"]}
+    assert by_field == {
+        "lvef": (3, 2, 67),
+        "lv_edvi": (0, 0, None),
+        "lge_pattern": (0, 0, None),
+        "final_diagnosis": (2, 2, 100),
+    }
+    assert (summary["signed"], summary["blind"]) == (4, 1)
+    client.force_login(trainee)
+    page = client.get(reverse("trainees:progress", args=[enrollment.pk])).content.decode()
+    assert "Agreement with the mentor's read" in page and "2 (67%)" in page

@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from assessments.models import SignOff
 from cases.models import CaseLogEntry
 from programs.models import Membership
+from assessments.services import record_prior_experience
+from progress.dashboard import Row
 from progress.selectors.reports import report_for
 from trainees.models import Enrollment
 from trainingportal.engine import get_ruleset
@@ -29,6 +31,7 @@ from .test_facts import BulkProgram
 pytestmark = pytest.mark.django_db
 
 ALL_TOPICS = [slug for slug, _ in CURRICULUM]
+IN_PERSON_COMPETENCIES = ["stress-testing", "cied-scanning"]  # seeded by migration with in_person_required=True
 
 
 def client_for(user) -> Client:
@@ -83,12 +86,18 @@ def test_trainee_dashboard_shows_every_requirement_with_its_progress(progress_ur
     for label in (
         "Training duration (full-time equivalent)",
         "Complete studies interpreted with a mentor&#x27;s review",
-        "Share of cases",
+        "Cases performed (primary operator or assisting at the console)",
+        "SCMR Level I curriculum topics covered",
+        "Competencies that need in-person experience",
+        "Interactive sessions within 4 trainees per mentor",
     ):
         assert label in html
+    assert "Share of cases" not in html  # the virtual share is capped per requirement, not a requirement of its own
     assert 'aria-valuetext="12 of 150 cases"' in html
     assert 'aria-valuetext="12 of 50 cases"' in html
     assert 'aria-valuetext="2 of 15 topics"' in html
+    assert 'aria-valuetext="0 of 2 competencies"' in html  # stress testing and CIED scanning, from the framework
+    assert "The SCMR 2021 virtual-training rules apply" in html  # the overlay note
 
 
 def test_trainee_dashboard_shows_pending_reviews(progress_url, trainee):
@@ -98,17 +107,23 @@ def test_trainee_dashboard_shows_pending_reviews(progress_url, trainee):
 
 
 def test_trainee_dashboard_can_evaluate_against_another_ruleset(progress_url, trainee, enrollment):
-    response = client_for(trainee).get(progress_url, {"ruleset": "cbcmr-maintenance"})
+    response = client_for(trainee).get(progress_url, {"ruleset": "cbcmr-exam-eligibility"})
 
     assert response.status_code == 200
-    assert response.context["ruleset"].id == "cbcmr-maintenance"
-    assert response.context["chosen_ruleset"] == "cbcmr-maintenance"
-    assert [r.key for r in response.context["report"].requirements] == ["recent_cases"]
+    assert response.context["ruleset"].id == "cbcmr-exam-eligibility"
+    assert response.context["chosen_ruleset"] == "cbcmr-exam-eligibility"
+    report = response.context["report"]
+    assert [r.key for r in report.requirements] == ["recent_cases"]  # no SCMR virtual overlay for another body
+    assert not report.overlay
     html = response.content.decode()
-    assert "CBCMR certification maintenance (case volume)" in html
+    assert "CBCMR exam eligibility — recent CMR case experience" in html
     assert "for information; this enrollment is evaluated against scmr-2018-level-2" in html
-    assert '<option value="cbcmr-maintenance" selected>' in html
-    assert "88 more cases interpreted in the previous 24 months" in html
+    assert '<option value="cbcmr-exam-eligibility" selected>' in html
+    assert "The SCMR 2021 virtual-training rules do not apply" in html
+    assert 'aria-valuetext="12 of 100 cases"' in html
+    (missing,) = report.missing
+    assert missing.startswith("88 more ") and missing.endswith(" cases in the previous 24 months")
+    assert escape(missing) in html
     enrollment.refresh_from_db()
     assert enrollment.ruleset == "scmr-2018-level-2"  # looking is not changing
 
@@ -145,9 +160,13 @@ def test_trainee_dashboard_of_an_empty_log(enrollment, trainee):
 
 # Three trainees built so that each sort key orders them differently:
 #            name   pace/wk  forecast       reviews (waiting, pending)  flags                                  met
-#   anna     1st    2.0      in 469 days    (1, 1)                      behind pace, reviews waiting           2 (27%)
+#   anna     1st    2.0      in 469 days    (1, 1)                      behind pace, reviews waiting           2 (42%)
 #   clara    3rd    1.0      in 994 days    (0, 0)                      behind pace                            3
 #   bella    2nd    0        none           (0, 2)                      behind pace, over cap, in person       2 (23%)
+# Every Level II trainee needs the framework's in-person competencies (stress testing, CIED scanning): anna has them
+# signed in person, clara has them covered by prior experience her mentor recorded, bella has stress testing signed
+# only virtually (which does not count) and nothing for CIED scanning. Bella's log is all virtual (asynchronous):
+# a 100% share, over the program's 50% maximum.
 ORDERS = {
     "name": ["anna", "bella", "clara"],
     "pace": ["bella", "clara", "anna"],
@@ -174,6 +193,14 @@ def cohort(program, mentor):
         submitted=True,
         submitted_at=timezone.now() - datetime.timedelta(days=8),
     )
+    for code in IN_PERSON_COMPETENCIES:
+        SignOffFactory(
+            enrollment=anna,
+            competency_code=code,
+            signer=mentor,
+            signed_on=today - datetime.timedelta(days=5),
+            delivery=SignOff.Delivery.IN_PERSON,
+        )
 
     clara = EnrollmentFactory(
         program=program,
@@ -182,6 +209,10 @@ def cohort(program, mentor):
         start_date=today - datetime.timedelta(days=60),
     )
     log(clara, mentor, 8, signed=True, assisted_console=True, case__categories=ALL_TOPICS)
+    for code in IN_PERSON_COMPETENCIES:
+        record_prior_experience(
+            actor=mentor, enrollment=clara, competency_code=code, reason="Two years of supervised CMR at a prior post."
+        )
 
     bella = EnrollmentFactory(
         program=program, trainee=UserFactory(full_name="Bella Still"), start_date=today - datetime.timedelta(days=120)
@@ -237,6 +268,21 @@ def test_the_cohort_is_what_the_table_says(cohort):
         "bella": {"behind_pace", "over_virtual_cap", "missing_in_person"},
     }
     assert {n: r.met_count for n, r in reports.items()} == {"anna": 2, "clara": 3, "bella": 2}
+    # Why each flag is (not) there, under the rules of today:
+    in_person = {n: r.requirement("in_person_competencies") for n, r in reports.items()}
+    assert in_person["anna"].met and in_person["anna"].detail["signed_in_person"] == sorted(IN_PERSON_COMPETENCIES)
+    assert in_person["clara"].met and in_person["clara"].detail["prior_experience"] == sorted(IN_PERSON_COMPETENCIES)
+    assert not in_person["bella"].met and "(signed only virtually)" in in_person["bella"].missing
+    assert {n: (r.virtual_share, r.virtual_cap) for n, r in reports.items()} == {
+        "anna": (0, 50),
+        "clara": (0, 50),
+        "bella": (100, 50),
+    }
+    # Over the cap is flagged, not failed: bella's 20 virtual interpretations are within the 75 (50% of 150) counted.
+    assert reports["bella"].requirement("interpreted").achieved == 20
+    # The progress sort's tie-break between anna and bella (2 requirements met each).
+    rows = {n: Row(enrollment=e, report=reports[n]) for n, e in cohort.items()}
+    assert {n: row.overall_percent for n, row in rows.items() if n != "clara"} == {"anna": 42, "bella": 23}
 
 
 def test_director_sees_every_trainee_of_the_program(cohort, director, program):
@@ -350,7 +396,11 @@ def test_csv_export_has_a_header_and_one_row_per_trainee(cohort, director, progr
     assert anna["flags"] == "behind_pace;reviews_waiting"
     assert anna["forecast"] == report.forecast.isoformat()
     assert anna["pace_per_week"] == "2.0"
-    assert anna["ruleset"] == "scmr-2018-level-2 v2"
+    assert anna["ruleset"] == "scmr-2018-level-2 v3"
+    assert anna["requirements_met"] == f"2/{len(report.requirements)}"
+    bella = next(dict(zip(header, row, strict=True)) for row in body if row[0] == "Bella Still")
+    assert bella["flags"] == "behind_pace;missing_in_person;over_virtual_cap"
+    assert bella["virtual_share"] == "100.0"
 
 
 def test_csv_export_respects_the_filters_and_the_sort(cohort, director, program):
@@ -403,9 +453,11 @@ def test_progress_endpoint_returns_the_same_report(progress_url, enrollment, tra
     expected = report_for(enrollment).as_dict()
     assert data == expected
     assert [r["key"] for r in data["requirements"]] == [r.key for r in get_ruleset("scmr-2018-level-2").rules] + [
-        "virtual_share",
+        "in_person_competencies",
         "group_cap",
     ]
+    assert (data["overlay"], data["virtual_cap"], data["mentor_min_level"]) == (True, 50, "II")
+    assert data["overlay_note"] == expected["overlay_note"] != ""
 
 
 # --- query counts: 5 trainees x 10 cases, then 50 trainees x 300 cases --------------------------------------------
