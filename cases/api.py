@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 from trainees.selectors import active_enrollment_for_trainee
 from trainingportal.core.api import AccessFunctionMixin
@@ -14,6 +15,14 @@ from . import selectors, services
 from .models import Case, CaseLogEntry
 
 ROLE_CHOICES = CaseLogEntry.ROLE_FIELDS
+DIAGNOSIS_CHOICES = [(d.code, d.label) for d in cmr.diagnoses()]
+# What the study was: stored on the case, shared by every trainee who logs the same reference (first values kept).
+CLINICAL_FIELDS = Case.CLINICAL_FIELDS
+CASE_FIELDS = ("reference", "source", "complete_study", "indication", "categories", *CLINICAL_FIELDS)
+
+
+def _case_choice(name: str, choices, **kwargs):
+    return serializers.ChoiceField(source=f"case.{name}", choices=choices, read_only=True, **kwargs)
 
 
 class CaseLogEntrySerializer(serializers.ModelSerializer):
@@ -22,6 +31,33 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
     complete_study = serializers.BooleanField(source="case.complete_study", read_only=True)
     indication = serializers.CharField(source="case.indication", read_only=True)
     categories = serializers.SerializerMethodField()
+    field_strength = _case_choice("field_strength", Case.FieldStrength.choices)
+    vendor = _case_choice("vendor", Case.Vendor.choices, help_text='"" when not recorded.')
+    contrast_agent = _case_choice("contrast_agent", Case.Contrast.choices, help_text='"" when not recorded.')
+    stress_agent = _case_choice("stress_agent", Case.Stress.choices, help_text='"" when not recorded.')
+    stress_supervisor = serializers.IntegerField(
+        source="case.stress_supervisor_id",
+        read_only=True,
+        allow_null=True,
+        help_text="Who supervised the stress in person (user id).",
+    )
+    cardiac_device = _case_choice("cardiac_device", Case.Device.choices, help_text='"" when not recorded.')
+    congenital = serializers.BooleanField(source="case.congenital", read_only=True)
+    paediatric = serializers.BooleanField(source="case.paediatric", read_only=True)
+    sedation = _case_choice("sedation", Case.Sedation.choices, help_text='"" when not recorded.')
+    sequences = serializers.ListField(
+        source="case.sequences", child=serializers.ChoiceField(choices=cmr.SEQUENCES), read_only=True
+    )
+    diagnosis = _case_choice("diagnosis", DIAGNOSIS_CHOICES, help_text='A code of the diagnosis taxonomy; "" if none.')
+    diagnosis_taxonomy = serializers.CharField(
+        source="case.diagnosis_taxonomy", read_only=True, help_text="The taxonomy version the diagnosis is coded in."
+    )
+    technique_tags = serializers.ListField(
+        source="case.technique_tags",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Legacy free-text techniques of entries logged before `sequences`; read-only.",
+    )
     roles = serializers.SerializerMethodField()
     trainee = serializers.EmailField(source="enrollment.trainee.email", read_only=True)
     amendments = serializers.SerializerMethodField(help_text="How many amendments the entry has.")
@@ -37,6 +73,9 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
             "complete_study",
             "indication",
             "categories",
+            *CLINICAL_FIELDS,
+            "diagnosis_taxonomy",
+            "technique_tags",
             "performed_on",
             "roles",
             "delivery",
@@ -61,7 +100,8 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    BLINDED = ("findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS)
+    # The case's coded diagnosis is the logging trainee's conclusion too: the blind review page does not show it.
+    BLINDED = ("findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS, "diagnosis")
 
     def to_representation(self, entry):
         data = super().to_representation(entry)
@@ -115,14 +155,60 @@ class EntryCreateSerializer(EntryWriteFieldsSerializer):
     source = serializers.ChoiceField(choices=Case.Source.choices, default=Case.Source.CENTER_ARCHIVE)
     complete_study = serializers.BooleanField(default=True)
     indication = serializers.CharField(required=False, allow_blank=True, default="")
-    categories = serializers.SlugRelatedField(slug_field="slug", queryset=curriculum_topics(), many=True)
-    technique_tags = serializers.ListField(
-        child=serializers.CharField(max_length=40), required=False, default=list, help_text='e.g. ["cine", "LGE"]'
+    categories = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=curriculum_topics(),
+        many=True,
+        required=False,
+        default=list,
+        help_text="Curriculum topic slugs; the diagnosis adds its own topics, so they may be left out with one.",
     )
+    # The case's clinical fields. "" (or false, or []) means not recorded; a case logged before keeps its values.
+    field_strength = serializers.ChoiceField(choices=Case.FieldStrength.choices, default=Case.FieldStrength.T1_5)
+    vendor = serializers.ChoiceField(choices=Case.Vendor.choices, required=False, allow_blank=True, default="")
+    contrast_agent = serializers.ChoiceField(
+        choices=Case.Contrast.choices, required=False, allow_blank=True, default=""
+    )
+    stress_agent = serializers.ChoiceField(choices=Case.Stress.choices, required=False, allow_blank=True, default="")
+    stress_supervisor = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A mentor or the director of your program (user id) who supervised the stress in person; "
+        "required for a live-scan stress study.",
+    )
+    cardiac_device = serializers.ChoiceField(choices=Case.Device.choices, required=False, allow_blank=True, default="")
+    congenital = serializers.BooleanField(required=False, default=False)
+    paediatric = serializers.BooleanField(required=False, default=False)
+    sedation = serializers.ChoiceField(choices=Case.Sedation.choices, required=False, allow_blank=True, default="")
+    sequences = serializers.ListField(
+        child=serializers.ChoiceField(choices=cmr.SEQUENCES),
+        required=False,
+        default=list,
+        help_text='e.g. ["cine", "lge"]',
+    )
+    diagnosis = serializers.ChoiceField(
+        choices=DIAGNOSIS_CHOICES,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=f"A code of the diagnosis taxonomy ({cmr.TAXONOMY_VERSION}).",
+    )
+
+    def validate(self, attrs):
+        # The free-text techniques are read-only now: refuse them rather than drop them without a word.
+        if "technique_tags" in self.initial_data:
+            raise serializers.ValidationError(
+                {"technique_tags": "technique_tags is read-only: send the sequences (codes from the list) instead."}
+            )
+        return attrs
+
+    def case_fields(self) -> dict:
+        return {name: self.validated_data[name] for name in CASE_FIELDS}
 
     def entry_fields(self) -> dict:
         fields = super().entry_fields()
-        for name in ("reference", "source", "complete_study", "indication", "categories", "technique_tags"):
+        for name in CASE_FIELDS:
             fields.pop(name, None)
         return fields
 
@@ -230,8 +316,14 @@ class CaseLogViewSet(
                 value={
                     "reference": "NB-2026-0142",
                     "source": "center_archive",
-                    "categories": ["cardiomyopathy", "fibrosis-edema"],
-                    "technique_tags": ["cine", "LGE", "T1 mapping"],
+                    "categories": ["ventricular-function"],
+                    "diagnosis": "dcm",
+                    "field_strength": "3T",
+                    "vendor": "siemens",
+                    "contrast_agent": "gbca_macrocyclic",
+                    "stress_agent": "none",
+                    "cardiac_device": "none",
+                    "sequences": ["cine", "lge", "t1_mapping", "ecv"],
                     "performed_on": "2026-11-20",
                     "roles": ["interpreted"],
                     "delivery": "virtual_live_two_way",
@@ -252,14 +344,11 @@ class CaseLogViewSet(
             raise PermissionDenied("Only trainees with an active enrollment log cases.")
         data = EntryCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case_fields = {
-            k: data.validated_data[k] for k in ("reference", "source", "complete_study", "indication", "categories")
-        }
         entry = services.entry_create(
             actor=request.user,
             enrollment=enrollment,
             submit=data.validated_data["submit"],
-            **case_fields,
+            **data.case_fields(),
             **data.entry_fields(),
         )
         return self._respond(entry, status.HTTP_201_CREATED)

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 
+from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 
 from .models import Case, CaseLogEntry
@@ -22,7 +23,30 @@ class EntryForm(forms.Form):
     complete_study = forms.BooleanField(label="Complete study", required=False, initial=True)
     indication = forms.CharField(max_length=200, required=False)
     categories = forms.ModelMultipleChoiceField(
-        queryset=curriculum_topics(), widget=forms.CheckboxSelectMultiple, label="Curriculum topics"
+        queryset=curriculum_topics(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Curriculum topics",
+        required=False,
+        help_text="The diagnosis adds its own topics; tick any others the case covered.",
+    )
+    diagnosis = forms.ChoiceField(label="Diagnosis", required=False)
+    field_strength = forms.ChoiceField(
+        label="Field strength", choices=Case.FieldStrength.choices, initial=Case.FieldStrength.T1_5
+    )
+    vendor = forms.ChoiceField(label="Scanner vendor", required=False, choices=[("", "—"), *Case.Vendor.choices])
+    contrast_agent = forms.ChoiceField(label="Contrast", required=False, choices=[("", "—"), *Case.Contrast.choices])
+    stress_agent = forms.ChoiceField(label="Stress", required=False, choices=[("", "—"), *Case.Stress.choices])
+    stress_supervisor = forms.ModelChoiceField(
+        queryset=None, required=False, label="Stress supervised in person by", empty_label="—"
+    )
+    cardiac_device = forms.ChoiceField(
+        label="Cardiac device", required=False, choices=[("", "—"), *Case.Device.choices]
+    )
+    sedation = forms.ChoiceField(label="Sedation", required=False, choices=[("", "—"), *Case.Sedation.choices])
+    congenital = forms.BooleanField(label="Congenital heart disease", required=False)
+    paediatric = forms.BooleanField(label="Paediatric patient", required=False)
+    sequences = forms.MultipleChoiceField(
+        choices=cmr.SEQUENCES, widget=forms.CheckboxSelectMultiple, required=False, label="Sequences"
     )
     roles = forms.MultipleChoiceField(
         choices=ROLE_CHOICES, widget=forms.CheckboxSelectMultiple, label="Your role", initial=["interpreted"]
@@ -34,12 +58,6 @@ class EntryForm(forms.Form):
     session = forms.ModelChoiceField(
         queryset=None, required=False, label="Training session", empty_label="— not from a session —"
     )
-    technique_tags = forms.CharField(
-        required=False,
-        label="Techniques",
-        help_text="Comma-separated, e.g. cine, LGE, T1 mapping",
-        widget=forms.TextInput(attrs={"list": "technique-options", "autocomplete": "off"}),
-    )
     lvef = forms.IntegerField(label="LVEF (%)", required=False, min_value=0, max_value=100)
     lv_edvi = forms.IntegerField(label="LV EDV index (ml/m²)", required=False, min_value=0, max_value=400)
     lge_pattern = forms.ChoiceField(
@@ -47,7 +65,12 @@ class EntryForm(forms.Form):
     )
     final_diagnosis = forms.CharField(label="Final diagnosis", required=False, max_length=200)
     findings = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Your findings")
-    impression = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Your impression")
+    impression = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Your impression",
+        required=False,
+        help_text="Your own read comes first: an impression, or the structured fields above.",
+    )
     key_measurements = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
@@ -55,14 +78,21 @@ class EntryForm(forms.Form):
         help_text="e.g. LVEF 55%, LV EDVi 82 ml/m², T1 1010 ms",
     )
 
-    def __init__(self, *args, mentors, lock_case: bool = False, **kwargs):
+    CASE_FIELDS = ("reference", "source", "complete_study", "indication", "categories", *Case.CLINICAL_FIELDS)
+
+    def __init__(self, *args, mentors, stress_supervisors=None, lock_case: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["supervising_mentor"].queryset = mentors
+        self.fields["stress_supervisor"].queryset = (
+            stress_supervisors if stress_supervisors is not None else mentors.none()
+        )
+        self.fields["diagnosis"].choices = [("", "— choose —"), *cmr.diagnosis_choices()]
         self.fields["performed_on"].initial = timezone.localdate
         for name in ("lvef", "lv_edvi"):
             self.fields[name].widget.attrs.update({"inputmode": "numeric"})
         if lock_case:
-            for name in ("reference", "source", "complete_study", "indication", "categories", "technique_tags"):
+            # The case (the study) is shared by every trainee who logged it: it is not part of the entry.
+            for name in self.CASE_FIELDS:
                 self.fields[name].disabled = True
 
     def entry_fields(self) -> dict:
@@ -85,9 +115,7 @@ class EntryForm(forms.Form):
 
     def case_fields(self) -> dict:
         data = self.cleaned_data
-        fields = {k: data[k] for k in ("reference", "source", "complete_study", "indication", "categories")}
-        fields["technique_tags"] = [t.strip() for t in data.get("technique_tags", "").split(",") if t.strip()]
-        return fields
+        return {k: data[k] for k in self.CASE_FIELDS}
 
     @staticmethod
     def initial_for(entry: CaseLogEntry) -> dict:
@@ -105,7 +133,7 @@ class EntryForm(forms.Form):
             "findings": entry.findings,
             "impression": entry.impression,
             "key_measurements": entry.key_measurements,
-            "technique_tags": ", ".join(entry.case.technique_tags),
+            **{f: getattr(entry.case, f) for f in Case.CLINICAL_FIELDS},
             **{f: getattr(entry, f) for f in CaseLogEntry.READ_FIELDS},
         }
 
@@ -113,7 +141,10 @@ class EntryForm(forms.Form):
     def initial_like(entry: CaseLogEntry) -> dict:
         """`Log another like this`: everything but the case reference and the read."""
         initial = EntryForm.initial_for(entry)
-        for name in ("reference", "findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS):
+        # What is particular to one study (its diagnosis, stress, device, patient) is not copied either.
+        particular = ("diagnosis", "stress_agent", "stress_supervisor", "cardiac_device", "congenital", "paediatric",
+                      "sedation")  # fmt: skip
+        for name in ("reference", "findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS, *particular):
             initial.pop(name, None)
         return initial
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi
@@ -47,6 +48,10 @@ def _choices_help(choices) -> str:
     return ", ".join(value for value, _ in choices)
 
 
+_DIAGNOSIS_CHOICES = [(d.code, d.label) for d in cmr.diagnoses()]
+_FLAG_HELP = "yes or no. Empty: no."
+
+
 COLUMNS = [
     Column("date", True, "The day of the study, as YYYY-MM-DD.", "", ("performed_on",)),
     Column(
@@ -61,12 +66,62 @@ COLUMNS = [
     Column("indication", False, "Why the study was done.", "Suspected myocarditis"),
     Column(
         "categories",
-        True,
-        "Curriculum topic slugs, separated by ; (see the list below).",
+        False,
+        "Curriculum topic slugs, separated by ; (see the list below). May be empty when the diagnosis is given: "
+        "the diagnosis adds its own topics.",
         "cardiomyopathy;fibrosis-edema",
         ("topics", "curriculum_topics"),
     ),
-    Column("technique_tags", False, "Techniques used, separated by ; (e.g. LGE;T1 mapping).", "LGE;T1 mapping"),
+    Column(
+        "diagnosis",
+        False,
+        f"The diagnosis, as a code of the taxonomy ({cmr.TAXONOMY_VERSION}) or its label as on the entry form: "
+        f"{_choices_help(_DIAGNOSIS_CHOICES)}.",
+        "myocarditis",
+        ("diagnosis_code",),
+    ),
+    Column(
+        "field_strength",
+        False,
+        f"One of {_choices_help(Case.FieldStrength.choices)}. Empty: 1.5T.",
+        "1.5T",
+    ),
+    Column(
+        "vendor",
+        False,
+        f"The scanner vendor: one of {_choices_help(Case.Vendor.choices)}.",
+        "siemens",
+        ("scanner_vendor",),
+    ),
+    Column(
+        "contrast_agent", False, f"One of {_choices_help(Case.Contrast.choices)}.", "gbca_macrocyclic", ("contrast",)
+    ),
+    Column("stress_agent", False, f"One of {_choices_help(Case.Stress.choices)}.", "none", ("stress",)),
+    Column(
+        "stress_supervisor",
+        False,
+        "The e-mail address of the mentor or director of your program who supervised the stress in person; "
+        "required for a live-scan stress study.",
+        "",
+        ("stress_supervisor_email",),
+    ),
+    Column("cardiac_device", False, f"One of {_choices_help(Case.Device.choices)}.", "none", ("device",)),
+    Column("congenital", False, f"Congenital heart disease: {_FLAG_HELP}", "no", ("congenital_heart_disease",)),
+    Column("paediatric", False, f"A paediatric patient: {_FLAG_HELP}", "no", ("pediatric",)),
+    Column("sedation", False, f"One of {_choices_help(Case.Sedation.choices)}.", "none"),
+    Column(
+        "sequences",
+        False,
+        f"The sequences acquired, separated by ; (codes or labels): {_choices_help(cmr.SEQUENCES)}.",
+        "cine;lge;t1_mapping;t2_mapping",
+    ),
+    Column(
+        "technique_tags",
+        False,
+        "Older files: techniques as free text, separated by ; (e.g. LGE;T1 mapping). Each is read as one of the "
+        "sequences; prefer the sequences column.",
+        "",
+    ),
     Column(
         "roles",
         True,
@@ -240,6 +295,7 @@ def read_csv(data: bytes) -> ParsedFile:
 class _Lookups:
     categories: dict[str, object]  # slug → curriculum topic
     mentors: dict[str, object]  # e-mail (lower case) → user
+    stress_supervisors: dict[str, object]  # e-mail (lower case) → a mentor or the director of the program
 
     @classmethod
     def for_enrollment(cls, enrollment) -> "_Lookups":
@@ -248,7 +304,8 @@ class _Lookups:
             categories[category.slug] = category
             categories[_choice_key(category.name)] = category
         mentors = {user.email.lower(): user for user in services.allowed_supervisors(enrollment)}
-        return cls(categories=categories, mentors=mentors)
+        stress_supervisors = {user.email.lower(): user for user in services.stress_supervisors(enrollment.program)}
+        return cls(categories=categories, mentors=mentors, stress_supervisors=stress_supervisors)
 
 
 def _choice(text: str, choices) -> str | None:
@@ -282,6 +339,38 @@ _KEY_ROLE_NAMES = {
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[;,|]", text) if part.strip()]
+
+
+def _semicolon_list(text: str) -> list[str]:
+    # Only ";" separates: the sequences' labels have slashes and brackets, the old free-text tags anything.
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def _flag(text: str, *, empty: bool) -> bool | None:
+    """yes/no, true/false, 1/0 (any case); None when the cell is something else."""
+    flag = text.strip().lower()
+    if not flag:
+        return empty
+    if flag in ("yes", "y", "true", "1", "x"):
+        return True
+    if flag in ("no", "n", "false", "0"):
+        return False
+    return None
+
+
+def _sequence(text: str) -> str | None:
+    return cmr.sequence_code(text) or _choice(text, cmr.SEQUENCES)
+
+
+# The case's clinical choices: (column, choices, what to call it in a message).
+_CLINICAL_CHOICES = [
+    ("field_strength", Case.FieldStrength.choices, "field strength"),
+    ("vendor", Case.Vendor.choices, "vendor"),
+    ("contrast_agent", Case.Contrast.choices, "contrast agent"),
+    ("stress_agent", Case.Stress.choices, "stress agent"),
+    ("cardiac_device", Case.Device.choices, "cardiac device"),
+    ("sedation", Case.Sedation.choices, "sedation"),
+]
 
 
 def _unescape(cell: str) -> str:
@@ -319,12 +408,8 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
     if values["source"] is None:
         error("source", f"Unknown source “{cells['source']}”. Use one of {_choices_help(Case.Source.choices)}.")
 
-    flag = cells["complete_study"].lower()
-    if flag in ("", "yes", "y", "true", "1", "x"):
-        values["complete_study"] = True
-    elif flag in ("no", "n", "false", "0"):
-        values["complete_study"] = False
-    else:
+    values["complete_study"] = _flag(cells["complete_study"], empty=True)
+    if values["complete_study"] is None:
         error("complete_study", f"Write yes or no, not “{cells['complete_study']}”.")
 
     categories, unknown = [], []
@@ -340,7 +425,9 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
             "categories", f"Unknown curriculum topic {', '.join(f'“{u}”' for u in unknown)}. Use these slugs: {slugs}."
         )
     values["categories"] = sorted(set(categories), key=lambda c: c.slug)
-    values["technique_tags"] = [tag for tag in (t.strip() for t in cells["technique_tags"].split(";")) if tag]
+    if not cells["categories"] and not cells["diagnosis"]:
+        error("categories", "Name at least one curriculum topic, or give the diagnosis (it adds its topics).")
+    _parse_clinical(cells, values, error, lookups)
 
     roles, unknown = set(), []
     for part in _split(cells["roles"]):
@@ -403,6 +490,63 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
     return values, errors
 
 
+def _parse_clinical(cells: dict[str, str], values: dict, error, lookups: _Lookups) -> None:
+    """The case's clinical cells: choices by code or label, flags, the stress supervisor by e-mail, the diagnosis,
+    and the sequences (with the old free-text technique tags read as sequences)."""
+    for name, choices, what in _CLINICAL_CHOICES:
+        values[name] = Case.FieldStrength.T1_5 if name == "field_strength" else ""
+        if cells[name]:
+            values[name] = _choice(cells[name], choices)
+            if values[name] is None:
+                error(name, f"Unknown {what} “{cells[name]}”. Use one of {_choices_help(choices)}.")
+
+    for name in ("congenital", "paediatric"):
+        values[name] = _flag(cells[name], empty=False)
+        if values[name] is None:
+            error(name, f"Write yes or no, not “{cells[name]}”.")
+
+    values["stress_supervisor"] = None
+    if cells["stress_supervisor"]:
+        values["stress_supervisor"] = lookups.stress_supervisors.get(cells["stress_supervisor"].lower())
+        if values["stress_supervisor"] is None:
+            error(
+                "stress_supervisor",
+                f"Nobody of your program's mentors or its director has the e-mail address "
+                f"“{cells['stress_supervisor']}”.",
+            )
+
+    values["diagnosis"] = ""
+    if cells["diagnosis"]:
+        values["diagnosis"] = _choice(cells["diagnosis"], _DIAGNOSIS_CHOICES)
+        if values["diagnosis"] is None:
+            error(
+                "diagnosis",
+                f"Unknown diagnosis “{cells['diagnosis']}”. Use a code of the taxonomy: "
+                f"{_choices_help(_DIAGNOSIS_CHOICES)}.",
+            )
+
+    sequences, unknown = [], []
+    for part in _semicolon_list(cells["sequences"]):
+        code = _sequence(part)
+        (sequences if code else unknown).append(code or part)
+    if unknown:
+        error(
+            "sequences",
+            f"Unknown sequence {', '.join(f'“{u}”' for u in unknown)}. Use these codes: {_choices_help(cmr.SEQUENCES)}.",
+        )
+    # The legacy column, as typed (the idempotency key of rows imported before the sequences spells it so).
+    values["technique_tags"] = _semicolon_list(cells["technique_tags"])
+    unknown = [tag for tag in values["technique_tags"] if not _sequence(tag)]
+    if unknown:
+        error(
+            "technique_tags",
+            f"Unknown technique {', '.join(f'“{u}”' for u in unknown)}: write it in the sequences column as one of "
+            f"{_choices_help(cmr.SEQUENCES)}.",
+        )
+    found = set(sequences) | {_sequence(tag) for tag in values["technique_tags"]}
+    values["sequences"] = [code for code, _ in cmr.SEQUENCES if code in found]
+
+
 def import_key(values: dict) -> str:
     """sha256 of the row's meaning: case and spacing of free text, the order of topics or roles, and spellings of
     a choice ("In person" / in_person) do not change it; the line number is not part of it."""
@@ -425,8 +569,29 @@ def import_key(values: dict) -> str:
         "lge_pattern": values["lge_pattern"],
         **{name: text(values[name]) for name in ("indication", "findings", "impression", "key_measurements")},
         "final_diagnosis": text(values["final_diagnosis"]),
+        **_clinical_key(values),
     }
     return hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _clinical_key(values: dict) -> dict:
+    """The clinical fields that were recorded, and only those: a row without them (every file imported before they
+    existed) keeps the key it had, so re-importing such a file still skips its rows; a row that records one more
+    of them is another row. 1.5T is what an empty cell means and what every older case stored (our earlier
+    exports wrote it, and the import then ignored that column). Sequences already named by the legacy technique
+    tags (keyed as typed, above) are not repeated."""
+    tagged = {_sequence(tag) for tag in values["technique_tags"]}
+    recorded = {
+        "field_strength": "" if values["field_strength"] == Case.FieldStrength.T1_5 else values["field_strength"],
+        **{name: values[name] for name in ("vendor", "contrast_agent", "stress_agent", "cardiac_device", "sedation")},
+        "stress_supervisor": values["stress_supervisor"].email.lower() if values["stress_supervisor"] else "",
+        # The service marks a case of a congenital diagnosis congenital: ticked or not, the row means the same.
+        "congenital": values["congenital"] or cmr.group_of(values["diagnosis"]) == "congenital",
+        "paediatric": values["paediatric"],
+        "diagnosis": values["diagnosis"],
+        "sequences": sorted(set(values["sequences"]) - tagged),
+    }
+    return {name: value for name, value in recorded.items() if value}
 
 
 def _service_errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -467,7 +632,9 @@ def run_import(
             if (values["reference"].casefold(), values["performed_on"]) in logged:
                 result.warning = "You already logged this case on this day; this row adds another entry."
             try:
-                services.entry_create(actor=actor, enrollment=enrollment, submit=submit, import_key=key, **values)
+                # The legacy tags are read into the sequences; the free text is not kept.
+                fields = {name: value for name, value in values.items() if name != "technique_tags"}
+                services.entry_create(actor=actor, enrollment=enrollment, submit=submit, import_key=key, **fields)
             except ValidationError as exc:
                 result.errors = _service_errors(exc)
             except IntegrityError:

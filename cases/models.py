@@ -3,6 +3,8 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 
+from curriculum import cmr
+
 pseudonymous_reference = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{2,39}$",
     "Use a pseudonymous study reference (3–40 letters, digits, dots, dashes), never a name, MRN or birth date.",
@@ -23,6 +25,57 @@ class Case(models.Model):
         T3 = "3T", "3 T"
         OTHER = "other", "Other"
 
+    class Contrast(models.TextChoices):
+        NONE = "none", "None"
+        GBCA_MACROCYCLIC = "gbca_macrocyclic", "Gadolinium, macrocyclic"
+        GBCA_LINEAR = "gbca_linear", "Gadolinium, linear"
+        FERUMOXYTOL = "ferumoxytol", "Ferumoxytol"
+        OTHER = "other", "Other"
+
+    class Stress(models.TextChoices):
+        NONE = "none", "No stress"
+        ADENOSINE = "adenosine", "Adenosine"
+        REGADENOSON = "regadenoson", "Regadenoson"
+        DIPYRIDAMOLE = "dipyridamole", "Dipyridamole"
+        DOBUTAMINE = "dobutamine", "Dobutamine"
+        EXERCISE = "exercise", "Exercise"
+
+    class Device(models.TextChoices):
+        NONE = "none", "None"
+        PACEMAKER = "pacemaker", "Pacemaker"
+        ICD = "icd", "ICD"
+        CRT = "crt", "CRT"
+        LOOP_RECORDER = "loop_recorder", "Implantable loop recorder"
+        OTHER = "other", "Other device"
+
+    class Sedation(models.TextChoices):
+        NONE = "none", "None"
+        SEDATION = "sedation", "Sedation"
+        GENERAL = "general", "General anaesthesia"
+
+    class Vendor(models.TextChoices):
+        SIEMENS = "siemens", "Siemens Healthineers"
+        GE = "ge", "GE HealthCare"
+        PHILIPS = "philips", "Philips"
+        CANON = "canon", "Canon"
+        UNITED_IMAGING = "united_imaging", "United Imaging"
+        OTHER = "other", "Other"
+
+    # What the study was (SPEC section 3). "" means not recorded (entries logged before these fields existed).
+    CLINICAL_FIELDS = [
+        "field_strength",
+        "vendor",
+        "contrast_agent",
+        "stress_agent",
+        "stress_supervisor",
+        "cardiac_device",
+        "congenital",
+        "paediatric",
+        "sedation",
+        "sequences",
+        "diagnosis",
+    ]
+
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="cases")
     reference = models.CharField(max_length=40, validators=[pseudonymous_reference])
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.CENTER_ARCHIVE)
@@ -31,6 +84,20 @@ class Case(models.Model):
     categories = models.ManyToManyField("curriculum.Category", related_name="cases")
     technique_tags = models.JSONField(default=list, blank=True)
     field_strength = models.CharField(max_length=10, choices=FieldStrength.choices, default=FieldStrength.T1_5)
+    vendor = models.CharField("scanner vendor", max_length=20, choices=Vendor.choices, blank=True)
+    contrast_agent = models.CharField(max_length=20, choices=Contrast.choices, blank=True)
+    stress_agent = models.CharField(max_length=20, choices=Stress.choices, blank=True)
+    # Who supervised the stress in person (SCMR 2021: stress testing "may require an in-person experience").
+    stress_supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cardiac_device = models.CharField("cardiac device", max_length=20, choices=Device.choices, blank=True)
+    congenital = models.BooleanField("congenital heart disease", default=False)
+    paediatric = models.BooleanField(default=False)
+    sedation = models.CharField(max_length=10, choices=Sedation.choices, blank=True)
+    sequences = models.JSONField(default=list, blank=True, help_text="Codes from curriculum.cmr.SEQUENCES.")
+    diagnosis = models.CharField(max_length=40, blank=True, help_text="A code of the diagnosis taxonomy.")
+    diagnosis_taxonomy = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,6 +107,33 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @property
+    def diagnosis_label(self) -> str:
+        found = cmr.diagnosis(self.diagnosis) if self.diagnosis else None
+        return found.label if found else self.diagnosis
+
+    @property
+    def sequences_display(self) -> list[str]:
+        labels = dict(cmr.SEQUENCES)
+        return [labels.get(code, code) for code in self.sequences or []]
+
+    @property
+    def study_display(self) -> list[tuple[str, str]]:
+        """(label, value) of what was recorded about the study, for pages and the dossier."""
+        rows = [("Field strength", self.get_field_strength_display())]
+        for name in ("vendor", "contrast_agent", "stress_agent", "cardiac_device", "sedation"):
+            if getattr(self, name):
+                field = self._meta.get_field(name)
+                rows.append((str(field.verbose_name).capitalize(), getattr(self, f"get_{name}_display")()))
+        if self.stress_supervisor_id:
+            rows.append(("Stress supervised in person by", str(self.stress_supervisor)))
+        patient = [label for flag, label in ((self.congenital, "congenital"), (self.paediatric, "paediatric")) if flag]
+        if patient:
+            rows.append(("Patient", ", ".join(patient)))
+        if self.sequences:
+            rows.append(("Sequences", ", ".join(self.sequences_display)))
+        return rows
 
 
 class CaseLogEntry(models.Model):

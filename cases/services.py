@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from curriculum import cmr
+from curriculum.selectors import curriculum_topics
 from programs.models import Membership
 from programs.selectors import program_users
 from training.selectors import session_for_entry
@@ -118,6 +120,55 @@ def _validate_entry(entry: CaseLogEntry) -> None:
     entry.full_clean(exclude=["case"])
 
 
+def stress_supervisors(program):
+    """Who may have supervised a stress study in person: the program's mentors and its director."""
+    return program_users(program, Membership.Role.MENTOR, Membership.Role.DIRECTOR)
+
+
+def _clinical(enrollment, source: str, clinical: dict) -> dict:
+    """Check and normalise what the study was (field strength, contrast, stress and its supervisor, device,
+    congenital / paediatric, sedation, vendor, sequences, diagnosis), from the form, the API or an import alike.
+    Every choice is validated by the model; ids and codes here. Raises one ValidationError with every field's error."""
+    clinical = {k: v for k, v in clinical.items() if k in Case.CLINICAL_FIELDS}
+    errors = {}
+    if "stress_supervisor" in clinical:
+        supervisor_id = _pk(clinical["stress_supervisor"])
+        supervisor = None
+        if supervisor_id not in (None, ""):
+            supervisor = stress_supervisors(enrollment.program).filter(pk=supervisor_id).first()
+            if supervisor is None:
+                errors["stress_supervisor"] = "Choose a mentor or the director of your program."
+        clinical["stress_supervisor"] = supervisor
+    stress = clinical.get("stress_agent") or ""
+    if (
+        stress
+        and stress != Case.Stress.NONE
+        and source == Case.Source.LIVE_SCAN
+        and not clinical.get("stress_supervisor")
+    ):
+        errors.setdefault("stress_supervisor", "Say who supervised the stress study in person.")
+    if "sequences" in clinical:
+        given = clinical["sequences"] or []
+        if isinstance(given, str) or not isinstance(given, (list, tuple)):
+            errors["sequences"] = "Give the sequences as a list."
+        else:
+            unknown = [str(x) for x in given if x not in cmr.SEQUENCE_CODES]
+            if unknown:
+                errors["sequences"] = f"Unknown sequences: {', '.join(unknown[:5])}. Choose from the list."
+            else:
+                clinical["sequences"] = [code for code, _ in cmr.SEQUENCES if code in set(given)]
+    code = clinical.get("diagnosis") or ""
+    if code and cmr.diagnosis(code) is None:
+        errors["diagnosis"] = "Choose a diagnosis from the list."
+    if errors:
+        raise ValidationError(errors)
+    if code:
+        clinical["diagnosis_taxonomy"] = cmr.TAXONOMY_VERSION
+        if cmr.group_of(code) == "congenital":
+            clinical["congenital"] = True
+    return clinical
+
+
 def _case_for(
     *,
     enrollment,
@@ -126,10 +177,11 @@ def _case_for(
     complete_study: bool,
     indication: str,
     categories,
-    field_strength: str = Case.FieldStrength.T1_5,
     technique_tags=(),
+    **clinical,
 ) -> Case:
     check_phi_fields({"indication": indication, "technique_tags": ", ".join(technique_tags)}, FREE_TEXT_LABELS)
+    clinical = _clinical(enrollment, source, clinical)
     reference = reference.strip()
     case = Case.objects.filter(program=enrollment.program, reference__iexact=reference).first()
     if case is None:
@@ -139,19 +191,44 @@ def _case_for(
             source=source,
             complete_study=complete_study,
             indication=indication.strip(),
-            field_strength=field_strength,
+            **clinical,
         )
         case.full_clean(exclude=["program"])
         case.save()
-    if not categories:
-        raise ValidationError({"categories": "Choose at least one curriculum topic."})
+    else:
+        _complete_case(case, clinical)
+    # The diagnosis brings its curriculum topics (the taxonomy maps each diagnosis to the topics it exercises).
+    topics = list(categories or [])
+    if case.diagnosis and (found := cmr.diagnosis(case.diagnosis)):
+        topics += list(curriculum_topics().filter(slug__in=found.topics))
+    if not topics:
+        raise ValidationError({"categories": "Choose at least one curriculum topic, or the diagnosis."})
     # A case's topics (and techniques) are the union of what the trainees who logged it chose.
-    case.categories.add(*categories)
+    case.categories.add(*topics)
     new_tags = [t[:40] for t in technique_tags if t not in case.technique_tags]
     if new_tags:
         case.technique_tags = [*case.technique_tags, *new_tags]
         case.save(update_fields=["technique_tags"])
     return case
+
+
+def _complete_case(case: Case, clinical: dict) -> None:
+    """A case logged again (by another trainee, or from a group review) keeps what was recorded first; what was not
+    recorded yet is filled in, and sequences are the union."""
+    changed = []
+    for name, value in clinical.items():
+        current = getattr(case, name)
+        if name == "sequences":
+            merged = [code for code, _ in cmr.SEQUENCES if code in set(current) | set(value or [])]
+            if merged != current:
+                case.sequences = merged
+                changed.append(name)
+        elif value not in (None, "", False) and current in (None, "", False):
+            setattr(case, name, value)
+            changed.append(name)
+    if changed:
+        case.full_clean(exclude=["program"])
+        case.save(update_fields=changed)
 
 
 @transaction.atomic
@@ -170,6 +247,7 @@ def entry_create(
 ) -> CaseLogEntry:
     if enrollment.trainee_id != actor.pk:
         raise ValidationError("Only the trainee logs their own cases.")
+    clinical = {name: fields.pop(name) for name in Case.CLINICAL_FIELDS if name in fields}
     case = _case_for(
         enrollment=enrollment,
         reference=reference,
@@ -178,6 +256,7 @@ def entry_create(
         indication=indication,
         categories=categories,
         technique_tags=technique_tags,
+        **clinical,
     )
     entry = CaseLogEntry(enrollment=enrollment, case=case, **_resolve_related(enrollment, fields))
     _validate_entry(entry)
@@ -229,7 +308,19 @@ def _move(entry: CaseLogEntry, *, from_statuses, reviewer=None, **changes) -> Ca
 
 
 @transaction.atomic
+def has_own_read(entry: CaseLogEntry) -> bool:
+    """The trainee recorded their own read: an impression or a structured field (SCMR 2021: "initial interpretation
+    of a CMR exam remains an essential part of the competency assessment")."""
+    return bool(entry.impression.strip()) or any(
+        getattr(entry, name) not in (None, "") for name in CaseLogEntry.READ_FIELDS
+    )
+
+
 def entry_submit(*, actor, entry: CaseLogEntry) -> CaseLogEntry:
+    if entry.interpreted and not has_own_read(entry):
+        raise ValidationError(
+            {"impression": "Record your own read first (an impression, or LVEF, LGE or the final diagnosis)."}
+        )
     before = _snapshot(entry)
     entry = _move(
         entry, from_statuses=CaseLogEntry.EDITABLE_STATUSES, status=Status.SUBMITTED, submitted_at=timezone.now()
@@ -460,4 +551,9 @@ def last_entry_defaults(enrollment) -> dict:
         "session": last.session_id,
         "source": last.case.source,
         "roles": last.roles,
+        # The scanner and the usual protocol rarely change from one case to the next.
+        **{name: getattr(last.case, name) for name in LAST_CASE_DEFAULTS if getattr(last.case, name) not in ("", None)},
     }
+
+
+LAST_CASE_DEFAULTS = ["field_strength", "vendor", "contrast_agent", "sequences"]

@@ -26,7 +26,7 @@ from trainees.selectors import (
 )
 from trainingportal.core import charts
 from trainingportal.core.forms import add_service_errors
-from trainingportal.engine import RulesetError, get_ruleset, list_rulesets, merge_local_rules
+from trainingportal.engine import RulesetError, get_ruleset, list_rulesets
 
 from . import dashboard
 from .forms import PriorExperienceForm, VirtualShareForm
@@ -49,7 +49,7 @@ def _progress_page(request, enrollment, roles, *, share_form=None, prior_form=No
     if other and other != enrollment.ruleset:
         # One log, several rulebooks: evaluate against another ruleset, for information only.
         try:
-            ruleset = merge_local_rules(get_ruleset(other), enrollment.program.local_rules)
+            ruleset = get_ruleset(other)  # as it is: the program's local rules are written for its own ruleset
         except RulesetError:
             other = None
     report, facts, ruleset, primary, points = progress_with_chart_data(enrollment, today=today, ruleset=ruleset)
@@ -77,7 +77,7 @@ def _progress_page(request, enrollment, roles, *, share_form=None, prior_form=No
         "share_chart": charts.share_bar(
             virtual=report.virtual_count,
             in_person=report.in_person_count,
-            cap_percent=report.virtual_cap if report.virtual_cap is not None else enrollment.program.max_virtual_share,
+            cap_percent=report.virtual_cap,
         ),
         "coverage": (
             [(name, coverage.detail["counts"].get(slug, 0)) for slug, name in facts.curriculum] if coverage else None

@@ -111,7 +111,7 @@ def build_snapshot(verification_request) -> dict:
         }
         if primary_result
         else None,
-        "virtual": {"virtual": report.virtual_count, "in_person": report.in_person_count},
+        "virtual": {"virtual": report.virtual_count, "in_person": report.in_person_count, "cap": report.virtual_cap},
         "flags": [{"code": f.code, "message": f.message} for f in report.flags],
         "coverage": [{"slug": c.slug, "name": c.name, "cases": coverage[c.slug]} for c in categories],
         "case_log": log,
@@ -146,7 +146,8 @@ def render_dossier(snapshot: dict) -> RenderedPDF:
         "share_chart": charts.share_bar(
             virtual=snapshot["virtual"]["virtual"],
             in_person=snapshot["virtual"]["in_person"],
-            cap_percent=snapshot["program"]["max_virtual_share"],
+            # Snapshots before version 3 have no cap of their own: the program's applied.
+            cap_percent=snapshot["virtual"].get("cap", snapshot["program"]["max_virtual_share"]),
         ),
         "verify_url": verify_url,
         "qr": _qr_svg_data_uri(verify_url),

@@ -13,9 +13,6 @@ from .. import selectors, services
 from ..forms import AmendForm, BatchSignForm, EntryForm, GroupReviewForm, MentorReadForm, ReviewForm
 from ..models import CaseLogEntry
 
-TECHNIQUES = ["cine", "LGE", "T1 mapping", "T2 mapping", "ECV", "stress perfusion", "rest perfusion", "phase contrast",
-              "4D flow", "MRA", "T2*", "strain / tagging", "black blood", "real-time cine"]  # fmt: skip
-
 
 @login_required
 def entry_list(request):
@@ -37,7 +34,6 @@ def _form_context(form, enrollment, **extra) -> dict:
     return {
         "form": form,
         "enrollment": enrollment,
-        "techniques": TECHNIQUES,
         "recent_references": selectors.recent_references(enrollment),
         **extra,
     }
@@ -61,7 +57,12 @@ def entry_create(request):
         template = selectors.get_entry_for_user(request.user, int(like), action="view").obj
         if template.enrollment_id == enrollment.pk:
             initial = EntryForm.initial_like(template)
-    form = EntryForm(request.POST or None, mentors=mentors, initial=initial)
+    form = EntryForm(
+        request.POST or None,
+        mentors=mentors,
+        stress_supervisors=services.stress_supervisors(enrollment.program),
+        initial=initial,
+    )
     form.fields["session"].queryset = _recent_sessions(enrollment)
     if request.method == "POST" and form.is_valid():
         try:
@@ -140,6 +141,7 @@ def entry_edit(request, pk: int):
         request.POST or None,
         initial=EntryForm.initial_for(entry),
         mentors=services.allowed_supervisors(entry.enrollment),
+        stress_supervisors=services.stress_supervisors(entry.enrollment.program),
         lock_case=True,
     )
     form.fields["session"].queryset = _recent_sessions(entry.enrollment, keep=entry.session_id)
@@ -255,6 +257,7 @@ def entry_amend(request, pk: int):
         request.POST or None,
         initial=EntryForm.initial_for(entry),
         mentors=services.allowed_supervisors(entry.enrollment),
+        stress_supervisors=services.stress_supervisors(entry.enrollment.program),
         lock_case=True,
     )
     form.fields["session"].queryset = _recent_sessions(entry.enrollment, keep=entry.session_id)

@@ -5,6 +5,7 @@ This layer stands above the case log, training sessions and assessments, so it m
 already checked access to the enrollments it passes in.
 """
 
+import json
 import operator
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from assessments.selectors import in_person_framework, prior_experience_rows, sign_off_rows
 from cases.models import Case, CaseLogEntry
+from curriculum import cmr
 from curriculum.selectors import topic_rows
 from trainees.models import Enrollment
 from trainees.selectors import leave_rows
@@ -63,7 +65,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
             f"""
             SELECT e.id, e.enrollment_id, e.case_id, e.performed_on, {_ROLE_COLUMNS},
                    e.delivery, c.source, c.complete_study, s.type, s.console_shared,
-                   s.program_id = c.program_id AND a.id IS NOT NULL, a.active_input, e.signed_by_id
+                   s.program_id = c.program_id AND a.id IS NOT NULL, a.active_input, e.signed_by_id,
+                   c.diagnosis, c.sequences
             FROM cases_caselogentry e
             JOIN cases_case c ON c.id = e.case_id
             LEFT JOIN programs_trainingsession s ON s.id = e.session_id
@@ -84,7 +87,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
         )
         case_categories = cursor.fetchall()
     other = _other_facts(ids)
-    levels = best_levels({row[-1] for row in rows})
+    levels = best_levels({row[-3] for row in rows})
+    sequence_sets: dict[str, frozenset[str]] = {}
     slugs = other["slugs"]
     categories: dict[int, set[str]] = defaultdict(set)
     for case_id, category_id in case_categories:
@@ -98,7 +102,13 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
     for row in rows:
         entry_id, enrollment_id, case_id, day = row[:4]
         flags = row[4 : 4 + n_roles]
-        delivery, source, complete, session_type, console, attended, active_input, signer = row[4 + n_roles :]
+        (delivery, source, complete, session_type, console, attended, active_input, signer, diagnosis, sequences) = row[
+            4 + n_roles :
+        ]
+        key_sequences = sequences if isinstance(sequences, str) else json.dumps(sequences)
+        sequence_set = sequence_sets.get(key_sequences)
+        if sequence_set is None:
+            sequence_set = sequence_sets[key_sequences] = frozenset(json.loads(key_sequences) or ())
         key = tuple(flags)
         roles = role_sets.get(key)
         if roles is None:
@@ -117,6 +127,8 @@ def gather_facts_for(enrollments: Sequence[Enrollment]) -> dict[int, Facts]:
                 bool(attended),
                 bool(attended and active_input),
                 levels.get(signer),
+                cmr.group_of(diagnosis) if diagnosis else "",
+                sequence_set,
             )
         )
 
@@ -256,6 +268,14 @@ def _signed_at_least(level: str) -> Q:
     return Q(signed_by_id__in=credentialed_at(levels_at_least(level)))
 
 
+def _has_sequence(code: str) -> Q:
+    """The case's sequences list holds `code`: jsonb containment on PostgreSQL; the JSON text on SQLite (the demo),
+    which has no containment operator (a code is quoted in the text, and codes never contain quotes)."""
+    if connection.vendor == "postgresql":
+        return Q(case__sequences__contains=[code])
+    return Q(case__sequences__icontains=f'"{code}"')
+
+
 def rule_q(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None = None) -> Q:
     """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
     q = Q(performed_on__lte=today)
@@ -280,6 +300,10 @@ def rule_q(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None =
         q &= Q(
             Exists(Case.categories.through.objects.filter(case_id=OuterRef("case_id"), category__slug__in=categories))
         )
+    if groups := rule.param("diagnosis_groups_any"):
+        q &= Q(case__diagnosis__in=cmr.codes_in_groups(groups))
+    if sequences := rule.param("sequences_any"):
+        q &= reduce(operator.or_, (_has_sequence(code) for code in sorted(sequences)))
     if (complete := rule.param("complete_study")) is not None:
         q &= Q(case__complete_study=complete)
     if months := rule.param("within_months"):

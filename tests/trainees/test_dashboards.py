@@ -15,12 +15,13 @@ from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from assessments.models import SignOff
+from assessments.services import record_prior_experience
 from cases.models import CaseLogEntry
 from programs.models import Membership
-from assessments.services import record_prior_experience
 from progress.dashboard import Row
 from progress.selectors.reports import report_for
 from trainees.models import Enrollment
+from trainees.services import set_trainee_virtual_share
 from trainingportal.engine import get_ruleset
 from trainingportal.engine.evaluate import CURRICULUM
 
@@ -350,6 +351,21 @@ def test_filter_by_flag(cohort, director, program, flag, expected):
     assert names_in(dashboard(director, program, flag=flag), cohort) == expected
 
 
+def test_the_mentors_lower_virtual_share_for_a_trainee_flags_them(cohort, director, mentor, program):
+    # Anna: 16 in-person cases and 4 virtual ones, a 20% share, under the program's 50%.
+    anna = cohort["anna"]
+    log(anna, mentor, 4, signed=True, delivery=CaseLogEntry.Delivery.ASYNCHRONOUS, case__categories=["flow"])
+    assert names_in(dashboard(director, program, flag="over_virtual_cap"), cohort) == ["bella"]
+
+    anna = set_trainee_virtual_share(actor=mentor, enrollment=anna, share=10, reason="Needs more time at the scanner.")
+
+    # The table (counted by the database) and the trainee's report read the same lower share.
+    assert names_in(dashboard(director, program, flag="over_virtual_cap"), cohort) == ["anna", "bella"]
+    report = report_for(anna)
+    assert (report.virtual_share, report.virtual_cap) == (20, 10)
+    assert "over_virtual_cap" in report.flag_codes
+
+
 @pytest.mark.parametrize(
     ("q", "expected"),
     [("bella", ["bella"]), ("STEADY", ["clara"]), ("a", ["anna", "bella", "clara"]), ("zzz", [])],
@@ -482,37 +498,38 @@ def _small(bulk: BulkProgram) -> list:
     return small
 
 
-# What gathers the facts, the same for every request below:
-# - one enrollment (trainee dashboard, API), entries read one by one: 8 queries: signed entries, their case topics
-#   (both plain SQL), topic slugs, review counts, leave, attendance, sign-offs, the curriculum (slug, name);
-# - a table (director and mentor dashboards, CSV), entries counted by the database: 9 queries: counts per rule,
-#   topic slugs, topic counts (plain SQL), signed entries per day of the last 12 weeks, review counts, leave,
-#   attendance, sign-offs, the curriculum.
-# (The category table is read twice in both: once for the slugs by id, once for the curriculum.)
+# What gathers the facts, the same for every request below (test_facts.GATHER_QUERIES and TALLIED_QUERIES):
+# - one enrollment (trainee dashboard, API), entries read one by one: 11 queries: signed entries, their case topics
+#   (both plain SQL), review counts, leave, attendance, completed lectures, sign-offs, prior experience, the topics
+#   (id, slug, name), the framework's in-person competencies, the signers' credential levels;
+# - a table (director and mentor dashboards, CSV), entries counted by the database: 10 queries: counts per rule and
+#   per week (the signer's level is a subquery of it), review counts, leave, attendance, completed lectures,
+#   sign-offs, prior experience, the topics, the framework's in-person competencies, topic counts (plain SQL).
 
 
 def test_trainee_dashboard_query_count_does_not_grow(bulk):
     small = _small(bulk)
     me = small[0]
     # 1. session  2. user  3. "is a director?" (MFA middleware)  4. the enrollment with trainee, program, director
-    # 5. the user's roles in the program (access function, reused by the view)  6-13. the facts (8)
-    # 14. navigation roles  15. the enrollment's mentors  16-17. in-person competencies and the trainee's sign-offs
-    # of them (the dossiers are listed on their own page, dossiers:for_enrollment)
+    # 5. the user's roles in the program (access function, reused by the view)  6-16. the facts (11)
+    # 17-19. the in-person panel: the trainee's sign-offs of in-person competencies, the prior experience recorded,
+    # the in-person competencies  20. the agreement with the mentor's read (one aggregate)  21. navigation roles
+    # 22. the enrollment's mentors (the dossiers are listed on their own page, dossiers:for_enrollment)
     assert_query_count_flat(
-        client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), lambda: _grow(bulk, small), expected=17
+        client_for(me.trainee), reverse("trainees:progress", args=[me.pk]), lambda: _grow(bulk, small), expected=22
     )
 
 
 def test_director_dashboard_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # 1. session  2. user  3. "is a director?" (MFA)  4. authenticators  5. the program  6. the user's roles in it
-    # 7. the enrollments with trainee and program  8-15. the counted facts for all trainees at once (8)
-    # 16. navigation roles
+    # 7. the enrollments with trainee and program  8-17. the counted facts for all trainees at once (10)
+    # 18. navigation roles
     assert_query_count_flat(
         client_for(director),
         reverse("programs:dashboard", args=[program.pk]),
         lambda: _grow(bulk, small),
-        expected=16,
+        expected=18,
     )
 
 
@@ -524,7 +541,7 @@ def test_mentor_dashboard_query_count_does_not_grow(bulk, mentor, program):
         client_for(mentor),
         reverse("programs:dashboard", args=[program.pk]),
         lambda: _grow(bulk, small),
-        expected=15,
+        expected=17,
     )
 
 
@@ -532,7 +549,7 @@ def test_director_csv_export_query_count_does_not_grow(bulk, director, program):
     small = _small(bulk)
     # The dashboard's queries without the navigation roles (no page is rendered).
     url = reverse("programs:dashboard", args=[program.pk]) + "?format=csv"
-    assert_query_count_flat(client_for(director), url, lambda: _grow(bulk, small), expected=15)
+    assert_query_count_flat(client_for(director), url, lambda: _grow(bulk, small), expected=17)
 
 
 def test_progress_endpoint_query_count_does_not_grow(bulk, director):
@@ -540,9 +557,9 @@ def test_progress_endpoint_query_count_does_not_grow(bulk, director):
     client = APIClient()
     client.force_login(director)
     # 1. session  2. user  3. "is a director?" (MFA permission)  4. authenticators  5. the enrollment with trainee,
-    # program, director  6. the user's roles in the program  7-14. the facts (8)
+    # program, director  6. the user's roles in the program  7-17. the facts (11)
     assert_query_count_flat(
-        client, f"/api/v1/enrollments/{small[0].pk}/progress/", lambda: _grow(bulk, small), expected=14
+        client, f"/api/v1/enrollments/{small[0].pk}/progress/", lambda: _grow(bulk, small), expected=17
     )
 
 

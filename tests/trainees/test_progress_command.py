@@ -111,7 +111,9 @@ def test_another_ruleset_counts_any_signed_case(logged, mentor):
         primary_operator=True,
     )
 
-    assert "CMR cases in the previous 24 months: 13 / 100 cases" in run(logged.pk, "--ruleset", "cbcmr-exam-eligibility")
+    assert "CMR cases in the previous 24 months: 13 / 100 cases" in run(
+        logged.pk, "--ruleset", "cbcmr-exam-eligibility"
+    )
 
 
 @pytest.mark.parametrize(

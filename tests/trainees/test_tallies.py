@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from curriculum.models import Category
 from progress.selectors.facts import gather_facts_for, gather_tallied_facts_for
-from trainingportal.engine import evaluate, list_rulesets
+from trainingportal.engine import evaluate, get_ruleset, list_rulesets, merge_local_rules
 from trainingportal.engine.evaluate import tally_entries
 from trainingportal.engine.facts import LOW_MENTOR, NO_CONSOLE, NOT_LINKED
 
@@ -65,6 +65,10 @@ def varied(program, mentor, enrollment, other_enrollment):
                 source=rng.choice(["center_archive", "registry", "live_scan", "teaching_file"]),
                 complete_study=rng.random() < 0.85,
                 categories=rng.sample(SLUGS, rng.randint(0, 3)) or ["cardiomyopathy"],
+                diagnosis=rng.choice(["", "hcm", "amyloidosis", "myocarditis", "ihd-viability", "shunt", "normal"]),
+                sequences=rng.sample(
+                    ["cine", "lge", "t1_mapping", "stress_perfusion", "phase_contrast", "4d_flow"], rng.randint(0, 3)
+                ),
             )
             if rng.random() < 0.1:
                 case.categories.clear()
@@ -83,7 +87,22 @@ def varied(program, mentor, enrollment, other_enrollment):
     return [enrollment, other_enrollment, third]
 
 
-@pytest.mark.parametrize("ruleset", list_rulesets(), ids=lambda r: r.id)
+# A program's local rules on breadth: minima per diagnosis group and per sequence (technique).
+BREADTH = merge_local_rules(
+    get_ruleset("scmr-2018-level-2"),
+    [
+        {"key": "cardiomyopathies", "kind": "min_cases", "label": "Cardiomyopathy cases", "minimum": 10,
+         "roles_any": ["interpreted"], "diagnosis_groups_any": ["cardiomyopathy", "inflammatory"]},
+        {"key": "stress", "kind": "min_cases", "label": "Stress perfusion studies", "minimum": 5,
+         "sequences_any": ["stress_perfusion"]},
+        {"key": "flow", "kind": "min_cases", "label": "Flow studies", "minimum": 5,
+         "sequences_any": ["phase_contrast", "4d_flow"], "complete_study": True},
+    ],
+)  # fmt: skip
+RULESETS = [*list_rulesets(), BREADTH]
+
+
+@pytest.mark.parametrize("ruleset", RULESETS, ids=lambda r: r.id + ("-local" if r is BREADTH else ""))
 def test_database_tallies_equal_python_tallies(varied, ruleset):
     rulesets = {e.pk: ruleset for e in varied}
     by_sql = gather_tallied_facts_for(varied, rulesets, today=TODAY)
@@ -94,7 +113,7 @@ def test_database_tallies_equal_python_tallies(varied, ruleset):
 
 
 def test_database_and_python_give_the_same_report(varied):
-    for ruleset in list_rulesets():
+    for ruleset in RULESETS:
         rulesets = {e.pk: ruleset for e in varied}
         by_sql = gather_tallied_facts_for(varied, rulesets, today=TODAY)
         by_python = gather_facts_for(varied)
@@ -119,3 +138,15 @@ def test_the_data_exercises_the_overlay(varied):
     assert any(e.attended and e.active_input and e.is_virtual for f in facts for e in f.entries)
     assert all(t.total > t.virtual > 0 for t in tallies)
     assert Category.objects.filter(cases__entries__enrollment__in=varied).exists()
+
+
+def test_the_breadth_rules_count_by_diagnosis_group_and_sequence(varied):
+    facts = gather_facts_for(varied)
+    for e in varied:
+        tallies = tally_entries(facts[e.pk], BREADTH, today=TODAY)
+        entries = [f for f in facts[e.pk].entries if f.date <= TODAY]
+        assert tallies.rule_counts["stress"] == sum(
+            1 for f in entries if "stress_perfusion" in f.sequences and f.signer_level in ("II", "III")
+            and not (f.delivery == "virtual_live_two_way" and not f.attended)
+        )  # fmt: skip
+        assert 0 < tallies.rule_counts["cardiomyopathies"] < len(entries)

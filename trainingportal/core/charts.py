@@ -172,23 +172,25 @@ def cumulative_chart(
     return _svg(chart_id, width, height, title, summary, parts)
 
 
-def share_bar(*, virtual: int, in_person: int, cap_percent: int, width=640, height=56) -> SafeString:
-    """In-person and virtual cases as one stacked bar, with a marker at the program's maximum virtual share."""
+def share_bar(*, virtual: int, in_person: int, cap_percent: int | None, width=640, height=56) -> SafeString:
+    """In-person and virtual cases as one stacked bar, with a marker at the maximum virtual share (none when no cap
+    applies, e.g. a ruleset without the virtual overlay)."""
     total = virtual + in_person
     chart_id = _chart_id("share", virtual, in_person, cap_percent, width, height)
     left, right = 2, 2
     bar_w = width - left - right
     bar_y, bar_h = 20, 18
-    cap_x = left + bar_w * (100 - cap_percent) / 100
+    cap_x = left + bar_w * (100 - (cap_percent if cap_percent is not None else 100)) / 100
+    cap_words = f"the maximum virtual share is {cap_percent}%" if cap_percent is not None else "no maximum applies"
     parts = [f'<rect x="{left}" y="{bar_y}" width="{bar_w}" height="{bar_h}" fill="{TRACK}"/>']
 
     if total == 0:
         parts.append(_text(left + bar_w / 2, bar_y + 13, "No cases yet", fill=MUTED, anchor="middle"))
-        summary = f"No cases yet; the maximum virtual share is {cap_percent}%."
+        summary = f"No cases yet; {cap_words}."
     else:
-        over = virtual * 100 > cap_percent * total
+        over = cap_percent is not None and virtual * 100 > cap_percent * total
         virtual_colour = DANGER if over else TEAL
-        virtual_pct, in_person_pct = _percents(virtual, total, cap_percent)
+        virtual_pct, in_person_pct = _percents(virtual, total, cap_percent if cap_percent is not None else 100)
         split_x = left + bar_w * in_person / total
         if in_person:
             parts.append(
@@ -212,16 +214,17 @@ def share_bar(*, virtual: int, in_person: int, cap_percent: int, width=640, heig
         parts.append(_text(left + bar_w, 14, virtual_label, fill=virtual_colour, anchor="end", weight="bold"))
         summary = (
             f"{in_person:,} in person ({in_person_pct}%) and {virtual:,} virtual ({virtual_pct}%); "
-            f"the maximum virtual share is {cap_percent}%"
+            f"{cap_words}"
             + ("; the virtual share is over the maximum." if over else ".")
         )
 
-    # The cap marker: a dark tick with a white halo, so it shows on the navy, teal and red segments alike.
-    parts.append(_line(cap_x, bar_y + 1, cap_x, bar_y + bar_h - 1, stroke="#ffffff", width=5))
-    parts.append(_line(cap_x, bar_y - 4, cap_x, bar_y + bar_h + 4, stroke=INK, width=2, cls="chart-cap"))
-    cap_label = f"Max virtual {cap_percent}%"
-    x, anchor = _fit_anchor(cap_x, cap_label, 0, width)
-    parts.append(_text(x, bar_y + bar_h + 16, cap_label, fill=INK, anchor=anchor, size=11))
+    if cap_percent is not None:
+        # The cap marker: a dark tick with a white halo, so it shows on the navy, teal and red segments alike.
+        parts.append(_line(cap_x, bar_y + 1, cap_x, bar_y + bar_h - 1, stroke="#ffffff", width=5))
+        parts.append(_line(cap_x, bar_y - 4, cap_x, bar_y + bar_h + 4, stroke=INK, width=2, cls="chart-cap"))
+        cap_label = f"Max virtual {cap_percent}%"
+        x, anchor = _fit_anchor(cap_x, cap_label, 0, width)
+        parts.append(_text(x, bar_y + bar_h + 16, cap_label, fill=INK, anchor=anchor, size=11))
     title = "In-person and virtual cases"
     return _svg(chart_id, width, height, title, summary, parts)
 

@@ -223,6 +223,8 @@ def _case_filter(
     delivery = set(rule.param("delivery_in") or ())
     sources = set(rule.param("source_in") or ())
     categories = set(rule.param("categories_any") or ())
+    groups = set(rule.param("diagnosis_groups_any") or ())
+    sequences = set(rule.param("sequences_any") or ())
     complete = rule.param("complete_study")
     window = rule.param("within_months")
     since = months_before(today, window) if window else None
@@ -234,6 +236,8 @@ def _case_filter(
             and (not delivery or e.delivery in delivery)
             and (not sources or e.source in sources)
             and (not categories or bool(categories & e.categories))
+            and (not groups or e.diagnosis_group in groups)
+            and (not sequences or bool(sequences & e.sequences))
             and (complete is None or e.complete_study == complete)
             and (since is None or e.date >= since)
             and e.date <= today
@@ -348,7 +352,8 @@ class _Evaluator:
         if self.t.incomplete.get(rule.key):
             not_counted.append({"count": self.t.incomplete[rule.key], "reason": "the study was not complete"})
         detail["not_counted"] = not_counted
-        label = rule.label[0].lower() + rule.label[1:]
+        # "Cases performed" -> "cases performed", but "CMR cases" stays as it is.
+        label = rule.label if rule.label[1:2].isupper() else rule.label[0].lower() + rule.label[1:]
         gaps = []
         if achieved < required:
             gaps.append(f"{required - achieved} more {label}")
@@ -657,6 +662,8 @@ def overlay_note(ruleset: Ruleset) -> str:
         )
     if ruleset.virtual_overlay:
         return "The SCMR 2021 virtual-training rules apply (the statement is about Level II training)."
+    if not ruleset.scmr:
+        return f"The SCMR 2021 virtual-training rules do not apply: this is a {ruleset.body} rulebook, not SCMR's."
     return (
         "The SCMR 2021 virtual-training rules do not apply: the statement is about Level II, and the program has not "
         "opted in for this ruleset."

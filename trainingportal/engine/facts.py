@@ -60,6 +60,8 @@ class EntryFact(NamedTuple):
     active_input: bool = False
     # The highest CMR level the signing mentor holds on record; None when they have no credential recorded.
     signer_level: str | None = None
+    diagnosis_group: str = ""  # the group of the case's structured diagnosis (curriculum.cmr), "" if none
+    sequences: frozenset[str] = frozenset()  # sequence codes of the study (curriculum.cmr.SEQUENCES)
 
     def signed_at_least(self, level: str | None) -> bool:
         """The signer holds at least `level` (always true when the ruleset sets no minimum)."""

@@ -18,6 +18,7 @@ _ROLE = {"enum": list(ROLES)}
 _DELIVERY = {"enum": ["in_person", "virtual_live_two_way", "asynchronous"]}
 _SOURCE = {"enum": ["center_archive", "registry", "live_scan", "teaching_file"]}
 _SLUG = {"type": "string", "pattern": "^[a-z0-9-]+$"}
+_CODE = {"type": "string", "pattern": "^[a-z0-9_]+$"}
 _COMMON = {
     "key": {"type": "string", "pattern": "^[a-z0-9_]+$"},
     "kind": {"type": "string"},
@@ -39,6 +40,9 @@ _KINDS: dict[str, dict[str, Any]] = {
             "delivery_in": {"type": "array", "items": _DELIVERY, "minItems": 1},
             "source_in": {"type": "array", "items": _SOURCE, "minItems": 1},
             "categories_any": {"type": "array", "items": _SLUG, "minItems": 1},
+            # Breadth: cases of a diagnosis group (curriculum.cmr taxonomy) or with a sequence (e.g. stress_perfusion).
+            "diagnosis_groups_any": {"type": "array", "items": _SLUG, "minItems": 1},
+            "sequences_any": {"type": "array", "items": _CODE, "minItems": 1},
             "complete_study": {"type": "boolean"},
             "within_months": {"type": "integer", "minimum": 1},
             # At least this many of the counted entries delivered in person.
@@ -344,7 +348,7 @@ def merge_local_rules(ruleset: Ruleset, local_rules: list[dict]) -> Ruleset:
     return replace(ruleset, rules=tuple(rules.values()))
 
 
-_LIST_FILTERS = ("roles_any", "delivery_in", "source_in", "categories_any")
+_LIST_FILTERS = ("roles_any", "delivery_in", "source_in", "categories_any", "diagnosis_groups_any", "sequences_any")
 
 
 def _refuse_wider_filters(ruleset: Ruleset, base: Rule, local: Rule) -> None:

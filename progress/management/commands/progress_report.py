@@ -7,7 +7,7 @@ from django.utils import timezone
 from progress.selectors.facts import gather_facts
 from progress.selectors.reports import ruleset_for
 from trainees.selectors import enrollment_for_command
-from trainingportal.engine import RulesetError, evaluate, get_ruleset, merge_local_rules
+from trainingportal.engine import RulesetError, evaluate, get_ruleset
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("enrollment_id", type=int)
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        parser.add_argument("--ruleset", help="Evaluate against another ruleset id (e.g. cbcmr-maintenance).")
+        parser.add_argument("--ruleset", help="Evaluate against another ruleset id (e.g. cbcmr-exam-eligibility).")
         parser.add_argument("--as-of", help="Evaluate as of this date (YYYY-MM-DD) instead of today.")
 
     def handle(self, *args, enrollment_id: int, ruleset: str | None, as_of: str | None, **options):
@@ -28,7 +28,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD): {exc}") from exc
         try:
-            other = merge_local_rules(get_ruleset(ruleset), enrollment.program.local_rules) if ruleset else None
+            # Another rulebook is read as it is: the program's local rules are written for its own ruleset.
+            other = get_ruleset(ruleset) if ruleset else None
             rules = ruleset_for(enrollment, other)
         except RulesetError as exc:
             raise CommandError(str(exc)) from exc
