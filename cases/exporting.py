@@ -1,5 +1,6 @@
 """Export of a trainee's own case log, across all their enrollments and statuses: their portable record. The CSV
-uses the import's column names where they mean the same, so an export can be imported elsewhere."""
+uses the import's column names and values where they mean the same (choice codes, lists joined by ;, people by
+e-mail), so an export can be imported elsewhere."""
 
 import csv
 import json
@@ -19,8 +20,18 @@ COLUMNS = [
     "complete_study",
     "indication",
     "categories",
-    "technique_tags",
+    "diagnosis",
+    "diagnosis_taxonomy",
     "field_strength",
+    "vendor",
+    "contrast_agent",
+    "stress_agent",
+    "stress_supervisor",
+    "cardiac_device",
+    "congenital",
+    "paediatric",
+    "sedation",
+    "sequences",
     "roles",
     "delivery",
     "supervising_mentor",
@@ -49,7 +60,7 @@ def entries_for_export(user) -> QuerySet[CaseLogEntry]:
     """The user's own entries, oldest first. Two queries whatever the size of the log (entries, topics)."""
     return (
         CaseLogEntry.objects.filter(enrollment__trainee=user)
-        .select_related("case", "enrollment__program", "supervising_mentor", "signed_by")
+        .select_related("case__stress_supervisor", "enrollment__program", "supervising_mentor", "signed_by")
         .prefetch_related("case__categories")
         .order_by("performed_on", "id")
     )
@@ -69,8 +80,20 @@ def entry_record(entry: CaseLogEntry) -> dict:
         "complete_study": case.complete_study,
         "indication": case.indication,
         "categories": [c.slug for c in case.categories.all()],
-        "technique_tags": list(case.technique_tags or []),
+        # The clinical fields as the import reads them: codes, the stress supervisor by e-mail. The legacy free-text
+        # technique tags are not exported: the sequences replaced them (cases/migrations/0009 read them).
+        "diagnosis": case.diagnosis,
+        "diagnosis_taxonomy": case.diagnosis_taxonomy,
         "field_strength": case.field_strength,
+        "vendor": case.vendor,
+        "contrast_agent": case.contrast_agent,
+        "stress_agent": case.stress_agent,
+        "stress_supervisor": case.stress_supervisor.email if case.stress_supervisor_id else None,
+        "cardiac_device": case.cardiac_device,
+        "congenital": case.congenital,
+        "paediatric": case.paediatric,
+        "sedation": case.sedation,
+        "sequences": list(case.sequences or []),
         "roles": entry.roles,
         "delivery": entry.delivery,
         "supervising_mentor": entry.supervising_mentor.email,

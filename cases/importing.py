@@ -81,6 +81,13 @@ COLUMNS = [
         ("diagnosis_code",),
     ),
     Column(
+        "diagnosis_taxonomy",
+        False,
+        f"The taxonomy version the diagnosis is coded in, as our export writes it. Empty: {cmr.TAXONOMY_VERSION}; "
+        "a diagnosis coded in another version is refused rather than read with today's meaning.",
+        "",
+    ),
+    Column(
         "field_strength",
         False,
         f"One of {_choices_help(Case.FieldStrength.choices)}. Empty: 1.5T.",
@@ -516,7 +523,14 @@ def _parse_clinical(cells: dict[str, str], values: dict, error, lookups: _Lookup
             )
 
     values["diagnosis"] = ""
-    if cells["diagnosis"]:
+    taxonomy = cells["diagnosis_taxonomy"]
+    if cells["diagnosis"] and taxonomy and " ".join(taxonomy.split()).casefold() != cmr.TAXONOMY_VERSION.casefold():
+        error(
+            "diagnosis_taxonomy",
+            f"The diagnosis is coded in “{taxonomy}”; this portal reads {cmr.TAXONOMY_VERSION}. Write the diagnosis "
+            "again as a code of that taxonomy.",
+        )
+    elif cells["diagnosis"]:
         values["diagnosis"] = _choice(cells["diagnosis"], _DIAGNOSIS_CHOICES)
         if values["diagnosis"] is None:
             error(

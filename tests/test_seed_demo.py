@@ -133,11 +133,55 @@ def test_program_people_and_enrollments(debug_on):
 
 
 @pytest.mark.django_db
-def test_trainee2_is_close_to_completion(debug_on):
+def test_trainee2_meets_every_requirement_on_evidence_that_supports_it(debug_on):
+    from assessments.models import SignOff
+    from progress.selectors.reports import report_for
+    from training.models import Attendance
+    from trainingportal.engine.facts import NOT_LINKED
+
     seed()
-    entries = CaseLogEntry.objects.filter(enrollment__trainee__email="trainee2@demo.test")
-    assert entries.filter(interpreted=True).count() >= 150
-    assert entries.filter(status=CaseLogEntry.Status.SIGNED).count() >= 150
+    enrollment = Enrollment.objects.select_related("program").get(trainee__email="trainee2@demo.test")
+    report = report_for(enrollment)
+    assert report.all_met, report.missing
+    assert report.overlay and "over_virtual_cap" not in report.flag_codes
+    # Every virtual live case comes from a case review of the program that the trainee attended, with input.
+    virtual_live = CaseLogEntry.objects.filter(
+        enrollment=enrollment, status=CaseLogEntry.Status.SIGNED, delivery=CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY
+    )
+    assert virtual_live.exists()
+    for entry in virtual_live.select_related("session"):
+        assert entry.session.program_id == enrollment.program_id
+        assert Attendance.objects.filter(session=entry.session, enrollment=enrollment, active_input=True).exists()
+    # Performed means operating the scanner, and at least 25 of them in person.
+    hands_on = report.requirement("hands_on")
+    assert hands_on.detail["in_person"] >= 25 and hands_on.achieved >= 50
+    # Stress testing and device patients were signed in person.
+    assert set(
+        SignOff.objects.filter(enrollment=enrollment, delivery="in_person").values_list("competency__code", flat=True)
+    ) == {"stress-testing", "cied-scanning"}
+    # Every signature that counts is a mentor's with a credential of at least Level II.
+    for entry in CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED):
+        assert entry.signed_by.credentials.filter(level__in=["II", "III"]).exists()
+    # The others are honestly not there yet, and the main login shows why some cases do not count.
+    for other in Enrollment.objects.exclude(pk=enrollment.pk).select_related("program"):
+        assert not report_for(other).all_met
+    main = report_for(Enrollment.objects.select_related("program").get(trainee__email="trainee@demo.test"))
+    reasons = {n["reason"] for n in main.requirement("interpreted").detail["not_counted"]}
+    assert NOT_LINKED in reasons
+
+
+@pytest.mark.django_db
+def test_demo_cases_record_what_the_study_was(debug_on):
+    from curriculum import cmr
+
+    seed()
+    cases = list(Case.objects.all())
+    assert all(cmr.diagnosis(c.diagnosis) for c in cases)
+    assert all(c.sequences and set(c.sequences) <= cmr.SEQUENCE_CODES for c in cases)
+    assert {c.field_strength for c in cases} == {"1.5T", "3T"}
+    assert {c.vendor for c in cases} >= {"siemens", "philips", "ge"}
+    stress = [c for c in cases if c.stress_agent == "adenosine" and c.source == Case.Source.LIVE_SCAN]
+    assert stress and all(c.stress_supervisor and c.stress_supervisor.email == "director@demo.test" for c in stress)
 
 
 @pytest.mark.django_db

@@ -29,7 +29,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from assessments.models import Competency, SignOff
 from cases.models import Case, CaseLogEntry
+from curriculum import cmr
 from curriculum.models import Category
 from programs.models import Membership, Program
 from trainees.models import Enrollment
@@ -43,6 +45,7 @@ _DEMO_SALT = "trainingportaldemoseed2026"  # >= 22 chars, so Django never asks t
 SEED = 2026
 RULESET = "scmr-2018-level-2"
 DEMO_VIRTUAL_SHARE = 0.45  # below the program's max_virtual_share of 50%
+VENDORS = [Case.Vendor.SIEMENS, Case.Vendor.PHILIPS, Case.Vendor.GE]
 
 PROGRAM_NAME = "Northbridge Heart Institute — Hybrid CMR Level II"
 INSTITUTION = "Northbridge Heart Institute"
@@ -85,6 +88,9 @@ class TraineePlan:
     returned: int
     carried_forward_cases: int = 0
     carried_forward_months: Decimal = Decimal("0")
+    # Fully and honestly complete: virtual live cases from attended sessions, in-person sign-offs of the
+    # competencies that need them.
+    complete: bool = False
 
 
 TRAINEES = [
@@ -99,16 +105,17 @@ TRAINEES = [
         submitted=5,
         returned=1,
     ),
-    # Close to completion, nearly everything signed.
+    # Every Level II requirement met, on evidence that supports it.
     TraineePlan(
         "trainee2@demo.test",
         (MENTOR, MENTOR2),
         started_days_ago=152,
-        cases=162,
+        cases=240,
         p_interpreted=0.97,
         drafts=1,
         submitted=3,
         returned=1,
+        complete=True,
     ),
     # Just started.
     TraineePlan(
@@ -154,6 +161,7 @@ PROGRAM_FIELDS = {
     "max_virtual_share": 50,
     "interactive_group_cap": 4,
     "ruleset": RULESET,
+    "blind_review": True,
 }
 
 
@@ -388,6 +396,10 @@ class Template:
     weight: int
     text: Callable[[random.Random], tuple[str, str, str]] = field(repr=False)  # findings, impression, measurements
     field_strength: str | None = None
+    diagnosis: str = ""  # a code of curriculum.cmr's taxonomy
+    contrast: str = Case.Contrast.GBCA_MACROCYCLIC
+    stress: str = Case.Stress.NONE
+    device: str = Case.Device.NONE
 
 
 TEMPLATES = [
@@ -397,6 +409,7 @@ TEMPLATES = [
         ("cine", "LGE", "T1 mapping", "T2 mapping"),
         12,
         _myocarditis,
+        diagnosis="myocarditis",
     ),
     Template(
         "Suspected hypertrophic cardiomyopathy",
@@ -404,6 +417,7 @@ TEMPLATES = [
         ("cine", "LGE", "T1 mapping", "phase contrast"),
         10,
         _hcm,
+        diagnosis="hcm",
     ),
     Template(
         "Aortic root dilatation follow-up",
@@ -411,9 +425,15 @@ TEMPLATES = [
         ("cine", "phase contrast", "MRA"),
         5,
         _aortic_root,
+        diagnosis="aortic-dilatation",
     ),
     Template(
-        "Ventricular tachycardia work-up", ("arrhythmia", "infarction-viability"), ("cine", "LGE", "T1 mapping"), 6, _vt
+        "Ventricular tachycardia work-up",
+        ("arrhythmia", "infarction-viability"),
+        ("cine", "LGE", "T1 mapping"),
+        6,
+        _vt,
+        diagnosis="arrhythmia-substrate",
     ),
     Template(
         "Viability assessment before revascularisation",
@@ -421,6 +441,7 @@ TEMPLATES = [
         ("cine", "LGE"),
         11,
         _viability,
+        diagnosis="ihd-viability",
     ),
     Template(
         "Stable chest pain, intermediate pre-test probability",
@@ -428,6 +449,8 @@ TEMPLATES = [
         ("cine", "stress perfusion", "LGE"),
         10,
         _stress,
+        stress=Case.Stress.ADENOSINE,
+        diagnosis="ihd-ischaemia",
     ),
     Template(
         "Heart failure with reduced ejection fraction, aetiology",
@@ -435,6 +458,7 @@ TEMPLATES = [
         ("cine", "LGE", "T1 mapping"),
         11,
         _dcm,
+        diagnosis="dcm",
     ),
     Template(
         "Suspected cardiac amyloidosis",
@@ -442,6 +466,7 @@ TEMPLATES = [
         ("cine", "LGE", "T1 mapping", "ECV"),
         5,
         _amyloid,
+        diagnosis="amyloidosis",
     ),
     Template(
         "Repaired tetralogy of Fallot, RV volumes",
@@ -449,6 +474,7 @@ TEMPLATES = [
         ("cine", "phase contrast", "4D flow"),
         2,
         _tof,
+        diagnosis="tetralogy",
     ),
     Template(
         "Bicuspid aortic valve, coarctation screen",
@@ -456,6 +482,7 @@ TEMPLATES = [
         ("cine", "phase contrast", "MRA"),
         2,
         _bav,
+        diagnosis="coarctation",
     ),
     Template(
         "Suspected constrictive pericarditis",
@@ -463,6 +490,7 @@ TEMPLATES = [
         ("cine", "real-time cine", "LGE", "T2 STIR"),
         2,
         _pericardial,
+        diagnosis="constriction",
     ),
     Template(
         "Mass on echocardiography",
@@ -470,9 +498,15 @@ TEMPLATES = [
         ("cine", "T1 mapping", "T2 STIR", "first-pass perfusion", "LGE"),
         2,
         _mass,
+        diagnosis="tumour",
     ),
     Template(
-        "Mitral regurgitation quantification", ("valvular", "flow"), ("cine", "phase contrast", "4D flow"), 5, _valvular
+        "Mitral regurgitation quantification",
+        ("valvular", "flow"),
+        ("cine", "phase contrast", "4D flow"),
+        5,
+        _valvular,
+        diagnosis="mitral-regurgitation",
     ),
     Template(
         "Suspected cardiac sarcoidosis",
@@ -480,9 +514,15 @@ TEMPLATES = [
         ("cine", "LGE", "T2 mapping"),
         3,
         _sarcoid,
+        diagnosis="sarcoidosis",
     ),
     Template(
-        "Arrhythmogenic cardiomyopathy, family screening", ("cardiomyopathy", "arrhythmia"), ("cine", "LGE"), 3, _acm
+        "Arrhythmogenic cardiomyopathy, family screening",
+        ("cardiomyopathy", "arrhythmia"),
+        ("cine", "LGE"),
+        3,
+        _acm,
+        diagnosis="acm",
     ),
     Template(
         "Iron overload surveillance",
@@ -491,6 +531,8 @@ TEMPLATES = [
         2,
         _iron,
         field_strength=Case.FieldStrength.T1_5,
+        contrast=Case.Contrast.NONE,
+        diagnosis="iron-overload",
     ),
     Template(
         "LV function with MR-conditional pacemaker",
@@ -499,6 +541,8 @@ TEMPLATES = [
         2,
         _device,
         field_strength=Case.FieldStrength.T1_5,
+        device=Case.Device.PACEMAKER,
+        diagnosis="other-cardiomyopathy",
     ),
     Template(
         "Cardiomyopathy work-up, eGFR below 30",
@@ -506,9 +550,16 @@ TEMPLATES = [
         ("cine", "T1 mapping", "T2 mapping"),
         2,
         _contrast,
+        contrast=Case.Contrast.NONE,
+        diagnosis="other-cardiomyopathy",
     ),
     Template(
-        "Anomalous coronary origin on CT", ("anatomy", "congenital"), ("cine", "3D whole-heart", "LGE"), 2, _anatomy
+        "Anomalous coronary origin on CT",
+        ("anatomy", "congenital"),
+        ("cine", "3D whole-heart", "LGE"),
+        3,
+        _anatomy,
+        diagnosis="other-congenital",
     ),
     Template(
         "LV thrombus exclusion after anterior infarction",
@@ -516,13 +567,15 @@ TEMPLATES = [
         ("cine", "early gadolinium", "LGE"),
         3,
         _lv_thrombus,
+        diagnosis="thrombus",
     ),
     Template(
         "Pulmonary hypertension, RV assessment",
-        ("ventricular-function", "flow"),
+        ("ventricular-function", "flow", "anatomy"),
         ("cine", "phase contrast", "LGE"),
         3,
         _ph,
+        diagnosis="other-vascular",
     ),
     Template(
         "Athlete with abnormal ECG",
@@ -530,6 +583,7 @@ TEMPLATES = [
         ("cine", "LGE", "T1 mapping"),
         3,
         _athlete,
+        diagnosis="normal",
     ),
 ]
 _WEIGHTS = [t.weight for t in TEMPLATES]
@@ -607,7 +661,7 @@ class Command(BaseCommand):
                 out.write("  " + "  ".join("-" * w for w in widths))
         out.write("")
         out.write(
-            f"  Also: {MENTOR2}, trainee2@demo.test (near completion), trainee3@demo.test (just started), "
+            f"  Also: {MENTOR2}, trainee2@demo.test (every requirement met), trainee3@demo.test (just started), "
             "trainee4@demo.test (Level I carried forward) — same password."
         )
         if not (bypass and settings.DEBUG):
@@ -825,6 +879,7 @@ class _Seeder:
                     indication=spec["indication"],
                     technique_tags=spec["tags"],
                     field_strength=spec["field_strength"],
+                    **self._study(ref, spec),
                 )
                 for ref, spec in cases.items()
                 if ref not in existing
@@ -850,13 +905,81 @@ class _Seeder:
                 "enrollment_id", "case_id"
             )
         )
-        new = [
-            CaseLogEntry(enrollment=enrollment, case_id=case_ids[ref], **spec)
-            for enrollment, ref, spec in entries
-            if (enrollment.pk, case_ids[ref]) not in have
-        ]
+        complete = {e.pk for plan, e in enrollments if plan.complete}
+        new = []
+        for enrollment, ref, spec in entries:
+            if (enrollment.pk, case_ids[ref]) in have:
+                continue
+            if enrollment.pk in complete and spec["delivery"] == CaseLogEntry.Delivery.VIRTUAL_LIVE_TWO_WAY:
+                spec = {**spec, "session": self._attended_review(program, enrollment, spec)}
+            new.append(CaseLogEntry(enrollment=enrollment, case_id=case_ids[ref], **spec))
         CaseLogEntry.objects.bulk_create(new, batch_size=500)
+        for plan, enrollment in enrollments:
+            if plan.complete:
+                self._in_person_sign_offs(enrollment)
         return len(new)
+
+    def _attended_review(self, program: Program, enrollment: Enrollment, spec: dict) -> TrainingSession:
+        """The virtual case review a virtual live case came from, with the trainee's attendance and input: a virtual
+        live case counts only from an attended session of the program (SCMR 2021: "active participation")."""
+        day = spec["performed_on"]
+        start = _aware(day, 17, 0)
+        session, _ = TrainingSession.objects.get_or_create(
+            program=program,
+            title=f"Virtual case review, {day:%d %b %Y}",
+            defaults={
+                "type": TrainingSession.Type.CASE_REVIEW,
+                "delivery": TrainingSession.Delivery.VIRTUAL_TWO_WAY,
+                "mentor": spec["supervising_mentor"],
+                "starts_at": start,
+                "duration_minutes": 60,
+            },
+        )
+        Attendance.objects.get_or_create(
+            session=session,
+            enrollment=enrollment,
+            defaults={
+                "joined_at": start,
+                "left_at": start + timedelta(minutes=60),
+                "active_input": True,
+                "active_input_note": "Gave the first read of each case before the mentor's.",
+            },
+        )
+        return session
+
+    def _in_person_sign_offs(self, enrollment: Enrollment) -> None:
+        """Stress testing and patients with devices, signed in person by the director (SCMR 2021: they "may require
+        an in-person experience")."""
+        signed_on = min(enrollment.start_date + timedelta(days=120), self.today)
+        for competency in Competency.objects.filter(in_person_required=True):
+            SignOff.objects.get_or_create(
+                enrollment=enrollment,
+                competency=competency,
+                defaults={
+                    "signer": self.users[DIRECTOR],
+                    "signed_on": signed_on,
+                    "delivery": SignOff.Delivery.IN_PERSON,
+                    "entrustment_level": 4,
+                },
+            )
+
+    def _study(self, ref: str, spec: dict) -> dict:
+        """What the study was, from its template; no random draw (a re-run draws the same references)."""
+        template = spec["template"]
+        live_stress = template.stress != Case.Stress.NONE and spec["source"] == Case.Source.LIVE_SCAN
+        return {
+            "vendor": VENDORS[sum(map(ord, ref)) % len(VENDORS)],
+            "contrast_agent": template.contrast,
+            "stress_agent": template.stress,
+            # The director supervises every stress study in person.
+            "stress_supervisor": self.users[DIRECTOR] if live_stress else None,
+            "cardiac_device": template.device,
+            "sedation": Case.Sedation.NONE,
+            "congenital": cmr.group_of(template.diagnosis) == "congenital",
+            "sequences": [code for code, _ in cmr.SEQUENCES if code in {cmr.sequence_code(t) for t in spec["tags"]}],
+            "diagnosis": template.diagnosis,
+            "diagnosis_taxonomy": cmr.TAXONOMY_VERSION,
+        }
 
     def _training_days(self, start: date) -> list[date]:
         """Weekdays from the enrollment start to today (never in the future); today if there are none."""
