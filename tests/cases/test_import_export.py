@@ -328,7 +328,8 @@ def test_clean_import_creates_drafts(trainee_client, trainee, enrollment, mentor
     first = entries[0]
     assert first.case.reference == "PRIOR-0001" and first.case.source == Case.Source.REGISTRY
     assert sorted(c.slug for c in first.case.categories.all()) == ["cardiomyopathy", "fibrosis-edema"]
-    assert first.case.technique_tags == ["LGE", "T1 mapping"]
+    # The legacy technique tags are read as sequences.
+    assert (first.case.sequences, first.case.technique_tags) == (["lge", "t1_mapping"], [])
     assert first.interpreted and first.post_processed and not first.assisted_console
     assert first.supervising_mentor == mentor
     assert (first.lvef, first.lv_edvi, first.lge_pattern) == (48, 96, "mid_wall")

@@ -1079,6 +1079,8 @@ class _Seeder:
             "findings": findings,
             "impression": impression,
             "key_measurements": measurements,
+            # The trainee's structured final diagnosis, compared with the mentor's when signed.
+            "final_diagnosis": cmr.diagnosis(case["template"].diagnosis).label if interpreted else "",
         }
 
     def _statuses(self, plan: TraineePlan, enrollment: Enrollment, specs: list[dict]) -> None:
@@ -1125,4 +1127,5 @@ class _Seeder:
                     signed_by=spec["supervising_mentor"],
                     mentor_agrees=agrees,
                     mentor_feedback=pool[int(fb * len(pool))],
+                    agreement={"final_diagnosis": agrees} if spec["interpreted"] else {},
                 )
