@@ -518,7 +518,7 @@ def _parse_clinical(cells: dict[str, str], values: dict, error, lookups: _Lookup
         if values["stress_supervisor"] is None:
             error(
                 "stress_supervisor",
-                f"Nobody of your program's mentors or its director has the e-mail address "
+                f"None of your program's mentors, nor its director, has the e-mail address "
                 f"“{cells['stress_supervisor']}”.",
             )
 

@@ -125,7 +125,7 @@ def stress_supervisors(program):
     return program_users(program, Membership.Role.MENTOR, Membership.Role.DIRECTOR)
 
 
-def _clinical(enrollment, source: str, clinical: dict) -> dict:
+def _clinical(enrollment, clinical: dict) -> dict:
     """Check and normalise what the study was (field strength, contrast, stress and its supervisor, device,
     congenital / paediatric, sedation, vendor, sequences, diagnosis), from the form, the API or an import alike.
     Every choice is validated by the model; ids and codes here. Raises one ValidationError with every field's error."""
@@ -139,14 +139,6 @@ def _clinical(enrollment, source: str, clinical: dict) -> dict:
             if supervisor is None:
                 errors["stress_supervisor"] = "Choose a mentor or the director of your program."
         clinical["stress_supervisor"] = supervisor
-    stress = clinical.get("stress_agent") or ""
-    if (
-        stress
-        and stress != Case.Stress.NONE
-        and source == Case.Source.LIVE_SCAN
-        and not clinical.get("stress_supervisor")
-    ):
-        errors.setdefault("stress_supervisor", "Say who supervised the stress study in person.")
     if "sequences" in clinical:
         given = clinical["sequences"] or []
         if isinstance(given, str) or not isinstance(given, (list, tuple)):
@@ -181,9 +173,15 @@ def _case_for(
     **clinical,
 ) -> Case:
     check_phi_fields({"indication": indication, "technique_tags": ", ".join(technique_tags)}, FREE_TEXT_LABELS)
-    clinical = _clinical(enrollment, source, clinical)
+    clinical = _clinical(enrollment, clinical)
     reference = reference.strip()
     case = Case.objects.filter(program=enrollment.program, reference__iexact=reference).first()
+    # A live stress study names who supervised it in person (unless the case, logged before, already does).
+    stress = clinical.get("stress_agent") or (case.stress_agent if case else "")
+    live = (case.source if case else source) == Case.Source.LIVE_SCAN
+    supervised = clinical.get("stress_supervisor") or (case is not None and case.stress_supervisor_id)
+    if stress and stress != Case.Stress.NONE and live and not supervised:
+        raise ValidationError({"stress_supervisor": "Say who supervised the stress study in person."})
     if case is None:
         case = Case(
             program=enrollment.program,

@@ -137,6 +137,8 @@ API_ID_VALUES = {
     "program": lambda s: s.program.pk,
     "enrollment": lambda s: s.enrollment.pk,
     "ids": lambda s: [s.submitted.pk],
+    # Who supervised a stress study in person: a mentor or the director of the entry's program.
+    "stress_supervisor": lambda s: s.director.pk,
 }
 API_CASES = {
     ("POST", "/api/v1/case-logs/"): ("trainee", None, lambda s: _entry_body(s)),
@@ -283,7 +285,13 @@ def _form_fields() -> list[tuple[type, str]]:
 
 def _entry_form(s: Side) -> dict:
     body = _entry_body(s)
-    return {**body, "categories": [_topic_id("cardiomyopathy")], "source": "center_archive", "complete_study": "on"}
+    return {
+        **body,
+        "categories": [_topic_id("cardiomyopathy")],
+        "source": "center_archive",
+        "complete_study": "on",
+        "field_strength": "1.5T",
+    }
 
 
 def _topic_id(slug: str) -> int:
@@ -304,6 +312,9 @@ FORM_CASES = {
             lambda s: {**_entry_form(s), "roles": ["interpreted"], "reason": "Wrong roles."},
             lambda s: s.mentor.pk,
         ),
+    ],
+    "EntryForm.stress_supervisor": [
+        ("trainee", lambda s: reverse("cases:create"), _entry_form, lambda s: s.director.pk),
     ],
     "InvitationForm.mentor": [
         (

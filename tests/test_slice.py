@@ -73,6 +73,9 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
             "complete_study": "on",
             "indication": "Chest pain, unobstructed coronaries",
             "categories": [Category.objects.get(slug="infarction-viability").pk],
+            "diagnosis": "myocarditis",
+            "field_strength": "3T",
+            "sequences": ["cine", "lge", "t2_mapping"],
             "roles": ["interpreted", "assisted_console"],
             "delivery": "in_person",
             "supervising_mentor": mentor.pk,
@@ -83,6 +86,9 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
     assert response.status_code == 302, response.content.decode()[:3000]
     entry = CaseLogEntry.objects.get(case__reference="SL-0001")
     assert entry.status == "submitted"
+    assert (entry.case.diagnosis, entry.case.field_strength, entry.case.sequences) == (
+        "myocarditis", "3T", ["cine", "lge", "t2_mapping"]
+    )  # fmt: skip
     client.logout()
 
     # 4c: the mentor records their CMR credential (a Level II ruleset counts entries signed by Level II or above),

@@ -173,6 +173,23 @@ def test_api_stress_supervisor_may_be_any_mentor_or_the_director(request, enroll
     assert response.json()["stress_supervisor"] == supervisor.pk
 
 
+def test_a_live_stress_study_needs_its_supervisor_once_and_a_second_trainee_need_not_repeat_it(
+    enrollment, trainee, mentor, director, other_enrollment, other_trainee
+):
+    missing = _entry_payload(mentor, reference="LIVE-STRESS-1", source="live_scan", stress_agent="adenosine")
+    response = api_as(trainee).post(URL, missing, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["stress_supervisor"]
+
+    first = {**missing, "stress_supervisor": director.pk}
+    assert api_as(trainee).post(URL, first, format="json").status_code == 201
+
+    # Another trainee of the program logs the same study: the case already says who supervised it.
+    other_enrollment.mentors.add(mentor)
+    response = api_as(other_trainee).post(URL, missing, format="json")
+    assert response.status_code == 201, response.content
+    assert Case.objects.get(reference="LIVE-STRESS-1").stress_supervisor == director
+
+
 def test_api_blind_review_hides_the_coded_diagnosis_too(blind_program, enrollment, mentor):
     entry = _with_read(enrollment, mentor, case__diagnosis="amyloidosis", case__vendor="ge")
 

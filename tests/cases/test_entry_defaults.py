@@ -39,7 +39,8 @@ def last_entry(enrollment, mentor, session):
         case__source=Case.Source.REGISTRY,
         case__complete_study=False,
         case__indication="Palpitations",
-        case__technique_tags=["cine", "T1 mapping"],
+        case__sequences=["cine", "t1_mapping"],
+        case__field_strength="3T",
         case__categories=["cardiomyopathy", "fibrosis-edema"],
         interpreted=False,
         observed_in_room=True,
@@ -84,7 +85,8 @@ def test_log_another_like_this_prefills_all_but_the_reference_and_the_read(last_
     assert form["indication"].value() == "Palpitations"
     chosen = Category.objects.filter(pk__in=[getattr(c, "pk", c) for c in form["categories"].value()])
     assert sorted(chosen.values_list("slug", flat=True)) == ["cardiomyopathy", "fibrosis-edema"]
-    assert form["technique_tags"].value() == "cine, T1 mapping"
+    assert form["sequences"].value() == ["cine", "t1_mapping"]
+    assert form["field_strength"].value() == "3T"
     assert form["roles"].value() == ["observed_in_room", "protocolled"]
     assert form["delivery"].value() == "asynchronous"
     assert form["supervising_mentor"].value() == mentor.pk
