@@ -30,7 +30,9 @@ SEQUENCES = [
     ("coronary_mra", "Coronary MRA"),
 ]
 SEQUENCE_CODES = frozenset(code for code, _ in SEQUENCES)
-_BY_WORD = {label.lower(): code for code, label in SEQUENCES} | {code.replace("_", " "): code for code in SEQUENCE_CODES}
+_BY_WORD = {label.lower(): code for code, label in SEQUENCES} | {
+    code.replace("_", " "): code for code in SEQUENCE_CODES
+}
 # Free-text technique tags of the first version, as trainees wrote them.
 _TAGS = {
     "cine": "cine", "ssfp": "cine", "lge": "lge", "t1 mapping": "t1_mapping", "t1": "t1_mapping", "ecv": "ecv",

@@ -214,8 +214,7 @@ def share_bar(*, virtual: int, in_person: int, cap_percent: int | None, width=64
         parts.append(_text(left + bar_w, 14, virtual_label, fill=virtual_colour, anchor="end", weight="bold"))
         summary = (
             f"{in_person:,} in person ({in_person_pct}%) and {virtual:,} virtual ({virtual_pct}%); "
-            f"{cap_words}"
-            + ("; the virtual share is over the maximum." if over else ".")
+            f"{cap_words}" + ("; the virtual share is over the maximum." if over else ".")
         )
 
     if cap_percent is not None:
