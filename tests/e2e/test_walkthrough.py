@@ -139,6 +139,9 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     tpage.get_by_label("Case reference").fill("BR-0001")
     tpage.get_by_label("Date").fill((today - datetime.timedelta(days=2)).isoformat())
     tpage.get_by_label("Indication").fill("Chest pain, unobstructed coronaries")
+    tpage.get_by_label(re.compile(r"^Diagnosis")).select_option(label="Myocarditis")
+    tpage.get_by_label("Field strength").select_option(label="3 T")
+    tpage.get_by_role("group", name="Sequences").get_by_label("Late gadolinium enhancement").check()
     topics = tpage.get_by_role("group", name="Curriculum topics")
     topics.get_by_label("Infarction and viability").check()
     topics.get_by_label("Fibrosis and edema (tissue characterization)").check()
@@ -155,13 +158,26 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     expect(tpage.get_by_text("Waiting for Mia Mentor")).to_be_visible()
     entry_url = tpage.url
 
-    # 4c. The mentor reviews it from the inbox, agrees and signs.
+    # 4c. The mentor records their CMR credential (a Level II ruleset counts cases signed by Level II or above),
+    # then reviews the case from the inbox: blind first (new programs review blind), then agrees and signs.
     mpage.reload()
     mpage.screenshot(path=screens / "mentor-dashboard.png", full_page=True)
+    nav(mpage, "Credentials")
+    mpage.get_by_label("Level").select_option(label="Level II")
+    mpage.get_by_label("Issuing body").fill("SCMR")
+    mpage.get_by_label("Certificate or letter id").fill("SCMR-L2-20931")
+    mpage.get_by_label("Issued on").fill("2022-03-01")
+    mpage.get_by_role("button", name="Record the credential").click()
+    expect(mpage.get_by_role("status")).to_contain_text("Recorded: SCMR Level II")
+    mpage.screenshot(path=screens / "credentials.png", full_page=True)
     nav(mpage, "Review inbox")
     row = mpage.get_by_role("row", name=re.compile("BR-0001"))
     expect(row).to_contain_text("Theo Trainee")
     row.get_by_role("link", name="Review").click()
+    expect(mpage.get_by_role("heading", name="Your read of case BR-0001")).to_be_visible()
+    expect(mpage.get_by_text("Myocarditis pattern: subepicardial lateral LGE.")).to_have_count(0)
+    mpage.get_by_label("Final diagnosis").fill("Acute myocarditis")
+    mpage.get_by_role("button", name="Record my read and show the trainee's").click()
     expect(mpage.get_by_role("heading", name="Review case BR-0001")).to_be_visible()
     expect(mpage.get_by_text("Myocarditis pattern: subepicardial lateral LGE.")).to_be_visible()
     mpage.get_by_label("Feedback").fill("Agree. Note the subepicardial LGE in the lateral wall.")
