@@ -405,6 +405,9 @@ class _BenchSeeder:
                 max_virtual_share=rng.choice([40, 50, 50, 60]),
                 interactive_group_cap=4,
                 ruleset=RULESET,
+                # Half the programs review blind (the default for new ones); program 1, the benchmark's subject,
+                # does not, so that its mentors' batch sign-off can be measured.
+                blind_review=plan.no % 2 == 0,
                 verification_status=rng.choice(
                     [Program.VerificationStatus.VERIFIED] * 3 + [Program.VerificationStatus.SUBMITTED]
                 ),
