@@ -370,8 +370,12 @@ def gather_tallied_facts_for(
     other = _other_facts(ids)
     slugs = other["slugs"]
     categories: dict[int, dict[str, int]] = defaultdict(dict)
-    for enrollment_id, category_id, n in _category_counts(ids, today):
-        categories[enrollment_id][slugs[category_id]] = n
+    gates: dict[tuple, list[int]] = defaultdict(list)  # one topic query per (overlay, mentor level): usually one
+    for e in enrollments:
+        gates[(rulesets[e.pk].virtual_overlay, rulesets[e.pk].mentor_min_level)].append(e.pk)
+    for (overlay, mentor_level), group in gates.items():
+        for enrollment_id, category_id, n in _category_counts(group, today, overlay=overlay, mentor_level=mentor_level):
+            categories[enrollment_id][slugs[category_id]] = n
 
     facts = {}
     for e in enrollments:
@@ -407,9 +411,28 @@ def _reasons(row: dict, column: str) -> dict[str, int]:
     return {reason: n for reason, n in counts.items() if n}
 
 
-def _category_counts(ids: list[int], today: date) -> list[tuple[int, int, int]]:
-    """(enrollment id, category id, signed entries) — topic coverage for many enrollments at once."""
+def _category_counts(
+    ids: list[int], today: date, *, overlay: bool, mentor_level: str | None
+) -> list[tuple[int, int, int]]:
+    """(enrollment id, category id, signed entries that count) — topic coverage for many enrollments at once. The
+    SQL twin of the topic loop of engine.evaluate.tally_entries: signed by a mentor of the ruleset's level and,
+    under the overlay, not a virtual live entry without an attended session of the case's program."""
     placeholders = ", ".join(["%s"] * len(ids))
+    gates, params = "", []
+    if mentor_level is not None:
+        levels = sorted(levels_at_least(mentor_level))
+        gates += (
+            " AND e.signed_by_id IN (SELECT user_id FROM accounts_credential WHERE level IN "
+            f"({', '.join(['%s'] * len(levels))}))"
+        )
+        params += levels
+    if overlay:
+        gates += """ AND NOT (e.delivery = %s AND NOT EXISTS (
+                SELECT 1 FROM programs_trainingsession s
+                JOIN programs_attendance a ON a.session_id = s.id AND a.enrollment_id = e.enrollment_id
+                JOIN cases_case c ON c.id = e.case_id
+                WHERE s.id = e.session_id AND s.program_id = c.program_id))"""
+        params.append(VIRTUAL_LIVE)
     if connection.vendor == "postgresql":
         # ~15,000 entries × ~2 topics: probing the (case, category) index per entry is twice as fast as the hash
         # join over the whole topics table that the planner prefers; OFFSET 0 keeps it from flattening the probe.
@@ -423,9 +446,9 @@ def _category_counts(ids: list[int], today: date) -> list[tuple[int, int, int]]:
             f"""
             SELECT e.enrollment_id, cc.category_id, COUNT(*)
             FROM cases_caselogentry e {topics}
-            WHERE e.enrollment_id IN ({placeholders}) AND e.status = %s AND e.performed_on <= %s
+            WHERE e.enrollment_id IN ({placeholders}) AND e.status = %s AND e.performed_on <= %s{gates}
             GROUP BY e.enrollment_id, cc.category_id
             """,
-            [*ids, CaseLogEntry.Status.SIGNED, today],
+            [*ids, CaseLogEntry.Status.SIGNED, today, *params],
         )
         return cursor.fetchall()

@@ -69,3 +69,25 @@ def test_a_local_rule_may_not_widen_the_groups_or_sequences_of_a_base_rule():
     with pytest.raises(RulesetError, match="widens sequences_any"):
         merge_local_rules(base, [{"key": "r", "kind": "min_cases", "label": "R", "minimum": 3,
                                   "sequences_any": ["lge", "cine"]}])  # fmt: skip
+
+
+def test_a_topic_is_covered_only_by_an_entry_that_counts():
+    """Signed by a mentor below the ruleset's level, or virtual live without an attended session: no coverage."""
+    from trainingportal.engine import get_ruleset
+
+    def fact(i, **fields):
+        return EntryFact(
+            id=i, date=TODAY - timedelta(days=1), roles=frozenset({"interpreted"}), categories=frozenset({"masses"}),
+            **{"delivery": "in_person", "signer_level": "III", **fields},
+        )  # fmt: skip
+
+    def covered(*entries):
+        facts = Facts(enrollment_id=1, start_date=TODAY - timedelta(days=100), entries=entries)
+        report = evaluate(facts, get_ruleset("scmr-2018-level-2"), today=TODAY)
+        return report.requirement("curriculum").detail["counts"]["masses"]
+
+    assert covered(fact(1)) == 1
+    assert covered(fact(1, signer_level="I")) == 0
+    assert covered(fact(1, signer_level=None)) == 0
+    assert covered(fact(1, delivery="virtual_live_two_way")) == 0
+    assert covered(fact(1, delivery="virtual_live_two_way", attended=True)) == 1

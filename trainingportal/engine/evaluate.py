@@ -741,8 +741,11 @@ def tally_entries(facts: Facts, ruleset: Ruleset, *, today: date) -> Tallies:
     by_topic: dict[str, list[int]] = {}
     weekly = [0] * WEEKS
     for e in entries:
-        for slug in e.categories:
-            by_topic.setdefault(slug, []).append(e.id)
+        # A topic is covered by an entry that counts: signed at the ruleset's mentor level and, under the overlay,
+        # not a virtual live entry without an attended session.
+        if e.signed_at_least(mentor_level) and not (overlay and e.unlinked_virtual_live):
+            for slug in e.categories:
+                by_topic.setdefault(slug, []).append(e.id)
         index = week_index(e.date, today)
         if index is not None:
             weekly[index] += 1
