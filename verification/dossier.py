@@ -48,12 +48,13 @@ def build_snapshot(verification_request) -> dict:
     primary_result = report.requirement(primary.key) if primary else None
     entries = list(signed_entries(enrollment))
     categories = list(curriculum_topics())
-    coverage = {c.slug: 0 for c in categories}
+    # Coverage as the requirement counts it (entries that count; lectures where the ruleset allows them).
+    rule = next((r for r in report.requirements if r.kind == "category_coverage"), None)
+    counted = rule.detail["counts"] if rule else {}
+    coverage = {c.slug: counted.get(c.slug, 0) for c in categories}
     log = []
     for entry in entries:
         slugs = [c.slug for c in entry.case.categories.all()]
-        for slug in slugs:
-            coverage[slug] += 1
         log.append(
             {
                 "date": entry.performed_on.isoformat(),
