@@ -12,20 +12,20 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import reduce
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from assessments.selectors import in_person_framework, prior_experience_rows, sign_off_rows
-from cases.models import Case, CaseLogEntry
+from cases.models import CaseLogEntry
 from curriculum import cmr
 from curriculum.selectors import topic_rows
 from trainees.models import Enrollment
 from trainees.selectors import leave_rows
-from training.models import Attendance
 from training.selectors import attendance_rows, lecture_completion_rows
-from trainingportal.accounts.selectors import best_levels, credentialed_at
+from trainingportal.accounts.selectors import best_levels
 from trainingportal.engine import EntryFact, Facts, LectureFact, ProgramFacts, Rule, Ruleset, SessionFact, SignOffFact
 from trainingportal.engine.evaluate import (
     PACE_WINDOW_DAYS,
@@ -243,129 +243,206 @@ def gather_facts(enrollment: Enrollment) -> Facts:
 
 
 # --- counted by the database: the director's table -------------------------------------------------------------
-
-_IN_PERSON = Q(delivery="in_person")
-
-
-def _any_role(roles) -> Q:
-    return reduce(operator.or_, (Q(**{r: True}) for r in sorted(roles)))
-
-
-def _attendance(**fields) -> Q:
-    """The entry's session is of its own program and the trainee's attendance of it is recorded (with `fields`)."""
-    recorded = Attendance.objects.filter(session_id=OuterRef("session_id"), enrollment_id=OuterRef("enrollment_id"))
-    return Q(session__program_id=F("case__program_id")) & Q(Exists(recorded.filter(**fields)))
+#
+# One pass over the signed entries of all the enrollments: an inner SELECT works out, once per entry, the facts the
+# rules look at (attended, the console, the signer's level); the outer one counts with COUNT(*) FILTER (WHERE ...)
+# over those columns. The inner query is fenced with OFFSET 0 so that PostgreSQL does not pull it up and repeat
+# every sub-plan inside every FILTER. Each predicate below is the SQL twin of a condition of engine.evaluate; the
+# tests compare both on varied data (tests/trainees/test_tallies.py).
 
 
-# The SQL twins of EntryFact.unlinked_virtual_live and the console condition of
-# EntryFact.virtual_acquisition_without_console.
-_UNLINKED = Q(delivery=VIRTUAL_LIVE) & ~_attendance()
-_CONSOLE_OK = Q(session__type="live_acquisition", session__console_shared=True) & _attendance(active_input=True)
+class _Pred(NamedTuple):
+    sql: str
+    params: tuple = ()
+
+    def __and__(self, other: "_Pred") -> "_Pred":
+        return _Pred(f"({self.sql} AND {other.sql})", self.params + other.params)
+
+    def __or__(self, other: "_Pred") -> "_Pred":
+        return _Pred(f"({self.sql} OR {other.sql})", self.params + other.params)
+
+    def __invert__(self) -> "_Pred":
+        return _Pred(f"(NOT {self.sql})", self.params)
 
 
-def _signed_at_least(level: str) -> Q:
-    """The SQL twin of EntryFact.signed_at_least: the signer holds a credential of at least `level`."""
-    return Q(signed_by_id__in=credentialed_at(levels_at_least(level)))
+def _in(column: str, values) -> _Pred:
+    values = list(values)
+    return _Pred(f"{column} IN ({', '.join(['%s'] * len(values))})", tuple(values))
 
 
-def _has_sequence(code: str) -> Q:
+def _any_role(roles) -> _Pred:
+    # Role names come from the engine's fixed list (the model's field names), never from user input.
+    return _Pred("(" + " OR ".join(f"x.{name}" for name in sorted(roles) if name in ROLE_FIELDS) + ")")
+
+
+_TRUE = _Pred("1 = 1")
+_IN_PERSON = _Pred("x.delivery = %s", ("in_person",))
+# EntryFact.unlinked_virtual_live, and the console condition of EntryFact.virtual_acquisition_without_console.
+_UNLINKED = _Pred("(x.delivery = %s AND NOT x.attended)", (VIRTUAL_LIVE,))
+_CONSOLE_OK = _Pred("x.console_ok")
+
+
+def _qualified(level: str) -> _Pred:
+    return _Pred(f"x.q_{level.lower()}")  # levels come from engine.facts.LEVEL_RANK
+
+
+def _has_sequence(code: str) -> _Pred:
     """The case's sequences list holds `code`: jsonb containment on PostgreSQL; the JSON text on SQLite (the demo),
     which has no containment operator (a code is quoted in the text, and codes never contain quotes)."""
     if connection.vendor == "postgresql":
-        return Q(case__sequences__contains=[code])
-    return Q(case__sequences__icontains=f'"{code}"')
+        return _Pred("x.sequences @> %s::jsonb", (json.dumps([code]),))
+    return _Pred("x.sequences LIKE %s", (f'%"{code}"%',))
 
 
-def rule_q(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None = None) -> Q:
-    """The SQL twin of engine.evaluate._case_filter for a min_cases rule."""
-    q = Q(performed_on__lte=today)
+def rule_sql(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None = None) -> _Pred:
+    """The SQL twin of engine.evaluate._case_filter for a min_cases rule, over the inner query's columns."""
+    q = _Pred("x.day <= %s", (today,))
     if mentor_level is not None:
-        q &= _signed_at_least(mentor_level)
+        q &= _qualified(mentor_level)
     if overlay:
         q &= ~_UNLINKED
     if roles := rule.param("roles_any"):
         acquisition = [r for r in roles if r in ACQUISITION_ROLES]
         if overlay and acquisition:
-            # One console condition for all the rule's acquisition roles (each copy is a subplan to evaluate).
             others = [r for r in roles if r not in ACQUISITION_ROLES]
             allowed = _any_role(acquisition) & (_IN_PERSON | _CONSOLE_OK)
             q &= (_any_role(others) | allowed) if others else allowed
         else:
             q &= _any_role(roles)
+    elif mentor_level is not None or overlay:
+        # No role filter: the entry counts if any of its roles survives the gates (engine: effective_roles).
+        q &= (
+            ~(
+                _Pred("(x.delivery <> %s)", ("in_person",))
+                & ~_CONSOLE_OK
+                & ~_any_role(set(ROLE_FIELDS) - ACQUISITION_ROLES)
+            )
+            if overlay
+            else _TRUE
+        )
     if delivery := rule.param("delivery_in"):
-        q &= Q(delivery__in=delivery)
+        q &= _in("x.delivery", delivery)
     if sources := rule.param("source_in"):
-        q &= Q(case__source__in=sources)
+        q &= _in("x.source", sources)
     if categories := rule.param("categories_any"):
-        q &= Q(
-            Exists(Case.categories.through.objects.filter(case_id=OuterRef("case_id"), category__slug__in=categories))
+        slugs = _in("k.slug", categories)
+        q &= _Pred(
+            "EXISTS (SELECT 1 FROM cases_case_categories cc JOIN cases_category k ON k.id = cc.category_id "
+            f"WHERE cc.case_id = x.case_id AND {slugs.sql})",
+            slugs.params,
         )
     if groups := rule.param("diagnosis_groups_any"):
-        q &= Q(case__diagnosis__in=cmr.codes_in_groups(groups))
+        codes = cmr.codes_in_groups(groups)
+        q &= _in("x.diagnosis", codes) if codes else _Pred("1 = 0")
     if sequences := rule.param("sequences_any"):
         q &= reduce(operator.or_, (_has_sequence(code) for code in sorted(sequences)))
     if (complete := rule.param("complete_study")) is not None:
-        q &= Q(case__complete_study=complete)
+        q &= _Pred("x.complete = %s", (complete,))
     if months := rule.param("within_months"):
-        q &= Q(performed_on__gte=months_before(today, months))
+        q &= _Pred("x.day >= %s", (months_before(today, months),))
     return q
+
+
+def _signed_entries_sql(ids: list[int], today: date, levels: set[str]) -> tuple[str, list]:
+    """The inner query: one row per signed entry up to today, with what the rules look at worked out once."""
+    qualified, params = [], []
+    for level in sorted(levels):
+        allowed = _in("level", sorted(levels_at_least(level)))
+        qualified.append(
+            f"e.signed_by_id IN (SELECT user_id FROM accounts_credential WHERE {allowed.sql}) AS q_{level.lower()}"
+        )
+        params += allowed.params
+    extra = "".join(f", {column}" for column in qualified)
+    if connection.vendor == "postgresql":
+        # Probe the case by its key for each entry: otherwise the planner hashes the whole cases table (every
+        # program's), and the time follows the size of the site instead of the program's.
+        case_join = (
+            "CROSS JOIN LATERAL (SELECT id, program_id, source, complete_study, diagnosis, sequences "
+            "FROM cases_case WHERE id = e.case_id OFFSET 0) c"
+        )
+    else:
+        case_join = "JOIN cases_case c ON c.id = e.case_id"
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        SELECT e.id, e.enrollment_id, e.performed_on AS day, e.delivery, {_ROLE_COLUMNS}, e.case_id,
+               c.source, c.complete_study AS complete, c.diagnosis, c.sequences,
+               COALESCE(s.program_id = c.program_id AND a.id IS NOT NULL, FALSE) AS attended,
+               COALESCE(s.type = 'live_acquisition' AND s.console_shared AND s.program_id = c.program_id
+                        AND a.active_input, FALSE) AS console_ok{extra}
+        FROM cases_caselogentry e
+        {case_join}
+        LEFT JOIN programs_trainingsession s ON s.id = e.session_id
+        LEFT JOIN programs_attendance a ON a.session_id = e.session_id AND a.enrollment_id = e.enrollment_id
+        WHERE e.enrollment_id IN ({placeholders}) AND e.status = %s AND e.performed_on <= %s
+        {"OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1 OFFSET 0"}
+    """
+    return sql, [*params, *ids, CaseLogEntry.Status.SIGNED, today]
 
 
 def gather_tallied_facts_for(
     enrollments: Sequence[Enrollment], rulesets: dict[int, Ruleset], *, today: date
 ) -> dict[int, Facts]:
     """Facts with the entries counted by the database (Tallies) instead of read one by one: what a 50-trainee
-    table needs, in seven queries and a few hundred rows whatever the size of the logs: counts (per rule, per week),
-    review counts, leave, attendance, sign-offs, the topic list, topic counts. No evidence ids."""
+    table needs, in ten queries and a few hundred rows whatever the size of the logs: counts (per rule, per week),
+    review counts, leave, attendance, lectures, sign-offs, prior experience, the in-person framework, the topic
+    list, topic counts. No evidence ids."""
     ids = [e.pk for e in enrollments]
     if not ids:
         return {}
     since = today - timedelta(days=PACE_WINDOW_DAYS)
-    signed = CaseLogEntry.objects.filter(
-        enrollment_id__in=ids, status=CaseLogEntry.Status.SIGNED, performed_on__lte=today
-    ).order_by()
+    recent = _Pred("x.day > %s", (since,))
     acquisition = _any_role(ACQUISITION_ROLES)
-    annotations = {
-        "total": Count("id"),
-        "virtual": Count("id", filter=~_IN_PERSON),
-        "virtual_without_console": Count("id", filter=acquisition & ~_IN_PERSON & ~_CONSOLE_OK),
-        "observed_only": Count("id", filter=_any_role(OBSERVED_ROLES) & ~_any_role(PERFORMED_ROLES)),
-        "recent": Count("id", filter=Q(performed_on__gt=since)),
+    aggregates: dict[str, _Pred] = {
+        "total": _TRUE,
+        "virtual": ~_IN_PERSON,
+        "virtual_without_console": acquisition & ~_IN_PERSON & ~_CONSOLE_OK,
+        "observed_only": _any_role(OBSERVED_ROLES) & ~_any_role(PERFORMED_ROLES),
+        "recent": recent,
     }
     for index in range(WEEKS):
         # Week `index` of the last WEEKS weeks (oldest first), as engine.evaluate.week_index numbers them.
         newest = today - timedelta(days=7 * (WEEKS - 1 - index))
-        annotations[f"week_{index}"] = Count(
-            "id", filter=Q(performed_on__gt=newest - timedelta(days=7), performed_on__lte=newest)
-        )
-    # One COUNT(... FILTER ...) per distinct (ruleset, rule): usually a program shares one ruleset.
+        aggregates[f"week_{index}"] = _Pred("x.day > %s AND x.day <= %s", (newest - timedelta(days=7), newest))
+    # Counts per distinct (ruleset, rule): usually a program shares one ruleset.
     columns: dict[tuple[str, str], str] = {}
+    levels: set[str] = set()
     for ruleset in {r.label: r for r in rulesets.values()}.values():
+        overlay, mentor_level = ruleset.virtual_overlay, ruleset.mentor_min_level
+        if mentor_level:
+            levels.add(mentor_level)
         for rule in ruleset.rules:
-            if rule.kind == "min_cases":
-                name = f"rule_{len(columns)}"
-                columns[(ruleset.label, rule.key)] = name
-                overlay, mentor_level = ruleset.virtual_overlay, ruleset.mentor_min_level
-                q = rule_q(rule, today, overlay=overlay, mentor_level=mentor_level)
-                annotations[name] = Count("id", filter=q)
-                annotations[f"{name}_recent"] = Count("id", filter=q & Q(performed_on__gt=since))
-                annotations[f"{name}_in_person"] = Count("id", filter=q & _IN_PERSON)
-                annotations[f"{name}_recent_in_person"] = Count("id", filter=q & _IN_PERSON & Q(performed_on__gt=since))
-                loose = without_complete_study(rule)
-                if overlay or mentor_level or rule.param("complete_study"):
-                    # Left out = matched by the rule's fields - counted, one reason each in the order of
-                    # engine.evaluate.tally_entries: the signer's level, unlinked, incomplete, the console (the rest).
-                    raw = rule_q(loose, today, overlay=False)
-                    annotations[f"{name}_raw"] = Count("id", filter=raw)
-                    qualified = _signed_at_least(mentor_level) if mentor_level else Q()
-                    if mentor_level:
-                        annotations[f"{name}_low_mentor"] = Count("id", filter=raw & ~qualified)
-                    if overlay:
-                        annotations[f"{name}_unlinked"] = Count("id", filter=raw & qualified & _UNLINKED)
-                if rule.param("complete_study"):
-                    relaxed = rule_q(loose, today, overlay=overlay, mentor_level=mentor_level)
-                    annotations[f"{name}_incomplete"] = Count("id", filter=relaxed & ~q)
-    counts = {row["enrollment_id"]: row for row in signed.values("enrollment_id").annotate(**annotations)}
+            if rule.kind != "min_cases":
+                continue
+            name = f"rule_{len(columns)}"
+            columns[(ruleset.label, rule.key)] = name
+            q = rule_sql(rule, today, overlay=overlay, mentor_level=mentor_level)
+            aggregates[name] = q
+            aggregates[f"{name}_recent"] = q & recent
+            aggregates[f"{name}_in_person"] = q & _IN_PERSON
+            aggregates[f"{name}_recent_in_person"] = q & _IN_PERSON & recent
+            loose = without_complete_study(rule)
+            if overlay or mentor_level or rule.param("complete_study"):
+                # Left out = matched by the rule's fields - counted, one reason each in the order of
+                # engine.evaluate.tally_entries: the signer's level, unlinked, incomplete, the console (the rest).
+                raw = rule_sql(loose, today, overlay=False)
+                aggregates[f"{name}_raw"] = raw
+                qualified = _qualified(mentor_level) if mentor_level else _TRUE
+                if mentor_level:
+                    aggregates[f"{name}_low_mentor"] = raw & ~qualified
+                if overlay:
+                    aggregates[f"{name}_unlinked"] = raw & qualified & _UNLINKED
+            if rule.param("complete_study"):
+                relaxed = rule_sql(loose, today, overlay=overlay, mentor_level=mentor_level)
+                aggregates[f"{name}_incomplete"] = relaxed & ~q
+    inner, inner_params = _signed_entries_sql(ids, today, levels)
+    names = list(aggregates)
+    select = ",\n".join(f"COUNT(*) FILTER (WHERE {aggregates[n].sql})" for n in names)
+    params = [p for n in names for p in aggregates[n].params]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT x.enrollment_id, {select} FROM ({inner}) x GROUP BY x.enrollment_id", [*params, *inner_params]
+        )
+        counts = {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
 
     other = _other_facts(ids)
     slugs = other["slugs"]
