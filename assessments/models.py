@@ -58,16 +58,37 @@ class PriorExperience(models.Model):
 
 
 class FinalDetermination(models.Model):
-    """The program director's final competency determination (S15), e-signed after re-authentication."""
+    """The program director's final competency determination (S15), signed after re-authentication (password, and
+    the second factor for MFA users). Written once: a new determination supersedes the previous one, which stays.
+
+    The signature is a SHA-256 over the determination and the report it rests on; `evidence_fingerprint` is what the
+    log, the sign-offs and the enrollment looked like when it was signed, so a later change marks it stale."""
 
     class Decision(models.TextChoices):
         COMPETENT = "competent", "Competent to perform and interpret independently"
         NOT_YET = "not_yet", "Not yet competent"
 
-    enrollment = models.OneToOneField("trainees.Enrollment", on_delete=models.PROTECT, related_name="determination")
+    enrollment = models.ForeignKey("trainees.Enrollment", on_delete=models.PROTECT, related_name="determinations")
     director = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=20, choices=Decision.choices)
+    # SCMR 2021: "a final assessment of the trainee's competency may still require an in-person training component
+    # allowing the mentor to observe the trainee's ability to acquire and interpret a CMR examination".
+    in_person_assessed_on = models.DateField("in-person final assessment on", null=True, blank=True)
+    in_person_entry = models.ForeignKey(
+        "cases.CaseLogEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     in_person_component = models.TextField(blank=True)
     statement = models.TextField()
+    ruleset = models.CharField(max_length=80, blank=True)
+    requirements_met = models.BooleanField(default=False)
+    report_sha256 = models.CharField(max_length=64, blank=True)
+    evidence_fingerprint = models.CharField(max_length=64, blank=True)
     signed_at = models.DateTimeField()
     signature_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        get_latest_by = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} ({self.signed_at:%Y-%m-%d})"

@@ -55,7 +55,10 @@ def test_outsider_cannot_tell_a_foreign_id_from_a_missing_one(method, url, param
 def test_director_requests_a_dossier_and_downloads_the_pdf(
     director, enrollment, mentor, reviewer, django_capture_on_commit_callbacks
 ):
-    EntryFactory.create_batch(2, enrollment=enrollment, supervising_mentor=mentor, signed=True)
+    from .verification.helpers import make_complete, sign_determination
+
+    make_complete(enrollment, mentor)
+    sign_determination(director, enrollment)
     client = api_as(director)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/v1/verification-requests/", {"enrollment": enrollment.pk}, format="json")

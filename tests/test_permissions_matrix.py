@@ -296,6 +296,8 @@ MATRIX = [
     # --- verification dossiers (a mentor is a member of the program without a role on dossiers → 403)
     R("dossiers:create",         "post", enrollment,   LOGIN,    403,    403,   403,   302,     404,     404),
     R("dossiers:for_enrollment",    "get",  enrollment,   LOGIN,    200,    403,   403,   200,     404,     404),
+    R("dossiers:determination",     "get",  enrollment,   LOGIN,    403,    403,   403,   200,     404,     404),
+    R("dossiers:determination",     "post", enrollment,   LOGIN,    403,    403,   403,   400,     404,     404),
     R("dossiers:queue",          "get",  none,         LOGIN,    403,    403,   403,   403,     403,     200),
     R("dossiers:detail",         "get",  vr_ready,     LOGIN,    200,    403,   403,   200,     404,     404, label="ready"),
     R("dossiers:detail",         "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
@@ -306,6 +308,7 @@ MATRIX = [
     R("dossiers:download",       "get",  vr_submitted, LOGIN,    200,    403,   403,   200,     404,     200, label="submitted"),
     R("dossiers:download",       "get",  vr_failed,    LOGIN,    403,    403,   403,   403,     404,     404, label="failed"),
     R("dossiers:submit",         "post", vr_ready,     LOGIN,    403,    403,   403,   302,     404,     404, label="ready"),
+    R("dossiers:submit",         "get",  vr_ready,     LOGIN,    403,    403,   403,   200,     404,     404, label="ready"),
     R("dossiers:submit",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
     R("dossiers:retry",          "post", vr_failed,    LOGIN,    403,    403,   403,   302,     404,     404, label="failed"),
     R("dossiers:retry",          "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
@@ -354,7 +357,9 @@ MATRIX = [
     R("verification-request-dossier", "get", vr_ready,    API_ANON, 200,    403,   403,   200,     404,     404, label="ready"),
     R("verification-request-dossier", "get", vr_submitted, API_ANON, 200,   403,   403,   200,     404,     200, label="submitted"),
     R("verification-request-dossier", "get", vr_failed,   API_ANON, 403,    403,   403,   403,     404,     404, label="failed"),
-    R("verification-request-submit", "post", vr_ready,    API_ANON, 403,    403,   403,   200,     404,     404, label="ready"),
+    # The director may submit; the gate refuses (400) because the cast's trainee is not complete
+    # (tests/verification/test_gate.py submits a complete one).
+    R("verification-request-submit", "post", vr_ready,    API_ANON, 403,    403,   403,   400,     404,     404, label="ready"),
     R("verification-request-submit", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     403, label="submitted"),
     R("verification-request-decide", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     400, label="submitted"),
     R("verification-request-decide", "post", vr_ready,    API_ANON, 403,    403,   403,   403,     404,     404, label="ready"),

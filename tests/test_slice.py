@@ -13,6 +13,8 @@ from trainees.models import Enrollment
 from verification.models import VerificationRequest
 
 from .conftest import login
+from .factories import PASSWORD
+from .verification.helpers import current_code, make_complete
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +130,33 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
     assert response.status_code == 302
     assert vr.status == "ready", vr.failure_reason
     assert len(vr.sha256) == 64 and vr.page_count >= 2
+    # The gate: one signed case is far from Level II, so the dossier cannot go to SCMR.
+    page = client.get(reverse("dossiers:submit", args=[vr.pk])).content.decode()
+    assert "Not every requirement is met" in page and "has not signed a final determination" in page
     client.post(reverse("dossiers:submit", args=[vr.pk]))
+    vr.refresh_from_db()
+    assert vr.status == "ready"
+
+    # 4e': the trainee completes their training (seeded), the director signs the determination (re-authenticating)
+    # and submits a new dossier, which now carries the determination.
+    make_complete(enrollment, mentor)
+    response = client.post(
+        reverse("dossiers:determination", args=[enrollment.pk]),
+        {
+            "decision": "competent",
+            "statement": "Competent to perform and interpret CMR independently.",
+            "password": PASSWORD,
+            "otp_code": current_code(),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("dossiers:create", args=[enrollment.pk]))
+    vr = VerificationRequest.objects.filter(enrollment=enrollment).latest("created_at")
+    assert vr.status == "ready", vr.failure_reason
+    assert client.post(reverse("dossiers:submit", args=[vr.pk])).status_code == 302
+    vr.refresh_from_db()
+    assert vr.status == "submitted"
     client.logout()
 
     # 4f: the reviewer sees it in the queue, downloads it; anyone can check it.

@@ -16,13 +16,15 @@ from django.utils import timezone
 
 from cases.selectors import agreement_summary, signed_entries
 from curriculum.selectors import curriculum_topics
+from progress.selectors.determinations import determination_state
 from progress.selectors.reports import progress_with_chart_data
 from trainingportal.core import charts
 from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
 
 # 2: requirement engine report, chart series, virtual share
 # 3: the overlay note, the mentor's minimum level, the trainee-mentor agreement per field
-SNAPSHOT_VERSION = 3
+# 4: the director's final determination
+SNAPSHOT_VERSION = 4
 
 
 def _credentials(user) -> list[dict]:
@@ -37,6 +39,28 @@ def _credentials(user) -> list[dict]:
         }
         for c in user.credentials.all()
     ]
+
+
+def _determination(enrollment) -> dict | None:
+    state = determination_state(enrollment)
+    d = state["determination"]
+    if d is None:
+        return None
+    return {
+        "decision": d.decision,
+        "decision_display": d.get_decision_display(),
+        "director": d.director.display_name,
+        "signed_at": d.signed_at.isoformat(),
+        "statement": d.statement,
+        "in_person_assessed_on": d.in_person_assessed_on.isoformat() if d.in_person_assessed_on else None,
+        "in_person_case": d.in_person_entry.case.reference if d.in_person_entry_id else None,
+        "in_person_component": d.in_person_component,
+        "requirements_met": d.requirements_met,
+        "ruleset": d.ruleset,
+        "report_sha256": d.report_sha256,
+        "signature_sha256": d.signature_hash,
+        "stale": state["stale"],
+    }
 
 
 def build_snapshot(verification_request) -> dict:
@@ -104,6 +128,7 @@ def build_snapshot(verification_request) -> dict:
         "overlay_note": report.overlay_note,
         "mentor_min_level": report.mentor_min_level,
         "agreement": agreement_summary(enrollment),
+        "determination": _determination(enrollment),
         "chart": {
             "label": primary_result.label,
             "target": int(primary_result.required),

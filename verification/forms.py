@@ -1,5 +1,6 @@
 from django import forms
 
+from assessments.models import FinalDetermination
 from programs.models import Program
 from programs.services import PROFILE_FIELDS
 from trainingportal.accounts.models import Credential
@@ -140,3 +141,44 @@ class DecisionForm(forms.Form):
     decision_reasons = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Reasons (required when returning)"
     )
+
+
+class DeterminationForm(forms.Form):
+    """The director's final determination; signing asks for the password (and the authenticator code) again."""
+
+    decision = forms.ChoiceField(
+        label="Decision", choices=FinalDetermination.Decision.choices, widget=forms.RadioSelect
+    )
+    in_person_assessed_on = forms.DateField(
+        label="In-person final assessment on", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    in_person_entry = forms.ChoiceField(label="Case acquired and interpreted in front of the mentor", required=False)
+    in_person_component = forms.CharField(
+        label="In-person final assessment",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What the mentor observed the trainee acquire and interpret. No patient identifiers.",
+    )
+    statement = forms.CharField(
+        label="Statement",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The determination in your words, e.g. competent to perform and interpret CMR independently.",
+    )
+    password = forms.CharField(
+        label="Your password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    otp_code = forms.CharField(
+        label="Code from your authenticator app",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, entries=(), needs_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["in_person_entry"].choices = [("", "—")] + [
+            (e.pk, f"{e.case.reference} · {e.performed_on:%d %b %Y}") for e in entries
+        ]
+        if needs_code:
+            self.fields["otp_code"].required = True
+        else:
+            del self.fields["otp_code"]

@@ -12,6 +12,7 @@ from django.db.models.functions import Lower, Replace
 from django.http import Http404
 
 from assessments.selectors import program_determination_count
+from cases.models import CaseLogEntry
 from cases.selectors import program_complete_study_count
 from programs.models import Membership, Program
 from programs.selectors import (
@@ -20,6 +21,8 @@ from programs.selectors import (
     member_program_ids,
     roles_in_program,
 )
+from progress.selectors.determinations import determination_state
+from progress.selectors.reports import report_for
 from training.selectors import program_training_totals
 from trainingportal.core.access import Access
 from trainingportal.engine import RulesetError, get_ruleset
@@ -283,3 +286,51 @@ def get_verification_request_by_code(code: str) -> VerificationRequest:
     if vr is None:
         raise Http404("No dossier has this verification code.")
     return vr
+
+
+# --- the gate before a dossier is submitted or verified -----------------------------------------------------------
+
+
+def dossier_gate(vr: VerificationRequest) -> dict:
+    """What a dossier is submitted (and verified) on, and every reason it may not be yet: the requirements as of
+    now, the director's determination (signed, competent, not stale, not older than the dossier), the program's
+    SCMR status. The caller has checked access to the dossier."""
+    enrollment = vr.enrollment
+    report = report_for(enrollment)
+    state = determination_state(enrollment)
+    determination, stale = state["determination"], state["stale"]
+    blockers = []
+    if not report.all_met:
+        blockers.append(
+            f"Not every requirement is met ({report.met_count} of {len(report.requirements)}): "
+            + "; ".join(report.missing)
+        )
+    if determination is None:
+        blockers.append("The program director has not signed a final determination.")
+    else:
+        if determination.decision != determination.Decision.COMPETENT:
+            blockers.append("The director's final determination is “not yet competent”.")
+        if stale:
+            blockers.append(
+                "The case log, the sign-offs or the enrollment changed after the determination was signed: the "
+                "director signs it again."
+            )
+        if vr.created_at < determination.signed_at:
+            blockers.append(
+                "This dossier was generated before the current determination: request a new one, so that the "
+                "packet carries the determination."
+            )
+    if enrollment.program.verification_status == Program.VerificationStatus.DECLINED:
+        blockers.append("SCMR declined the program's verification.")
+    return {"report": report, "determination": determination, "stale": stale, "blockers": blockers}
+
+
+def in_person_signed_entries(enrollment) -> list:
+    """The trainee's signed in-person cases, newest first: what an in-person final assessment can point to."""
+    return list(
+        CaseLogEntry.objects.filter(
+            enrollment=enrollment, status=CaseLogEntry.Status.SIGNED, delivery=CaseLogEntry.Delivery.IN_PERSON
+        )
+        .select_related("case")
+        .order_by("-performed_on", "-id")[:200]
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dossiers, programs
+from .views import determinations, dossiers, programs
 
 # /program-verification/, namespace "verification" (trainingportal/urls.py).
 program_urlpatterns = [
@@ -17,6 +17,7 @@ program_urlpatterns = [
 dossier_urlpatterns = [
     path("request/<int:enrollment_pk>/", dossiers.request_create, name="create"),
     path("enrollment/<int:enrollment_pk>/", dossiers.enrollment_dossiers, name="for_enrollment"),
+    path("enrollment/<int:enrollment_pk>/determination/", determinations.determination, name="determination"),
     path("review/", dossiers.review_queue, name="queue"),
     path("<int:pk>/", dossiers.request_detail, name="detail"),
     path("<int:pk>/status/", dossiers.request_status, name="status"),

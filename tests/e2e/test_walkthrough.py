@@ -16,6 +16,8 @@ from playwright.sync_api import Page, expect
 
 from cases.models import CaseLogEntry
 from tests.factories import PASSWORD, EntryFactory
+from tests.verification.helpers import make_complete
+from trainees.models import Enrollment
 from verification.models import VerificationRequest
 
 from .conftest import PHONE
@@ -202,16 +204,33 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     expect(mentors).to_have_text("Mia Mentor")
     tpage.screenshot(path=screens / "progress.png", full_page=True)
 
-    # 4e. The director requests a dossier from the trainee's dossiers page (linked from the progress page) and submits
-    # it to SCMR.
+    # 4e. The trainee completes their training (seeded here: months carried forward, 50 cases performed in person
+    # across the 15 topics, the in-person competencies signed). The director signs the final determination on the
+    # trainee's dossiers page (linked from the progress page), re-authenticating, then requests a dossier and
+    # submits it to SCMR from the page that shows what is submitted.
+    enrollment = Enrollment.objects.get(trainee__email="theo@browser.test")
+    make_complete(enrollment, enrollment.mentors.get())
     dpage.goto(program_url)
     dpage.get_by_role("link", name="Theo Trainee").click()
     dpage.get_by_role("link", name="Request a verification dossier, or see the earlier ones").click()
     expect(dpage.get_by_text("No dossier yet.")).to_be_visible()
+    expect(dpage.get_by_text("No final determination signed yet.")).to_be_visible()
+    dpage.get_by_role("link", name="Sign the final determination").click()
+    expect(dpage.get_by_role("heading", name="Final determination")).to_be_visible()
+    dpage.get_by_label("Competent to perform and interpret independently").check()
+    dpage.get_by_label("Statement").fill("Competent to perform and interpret CMR examinations independently.")
+    dpage.get_by_label("Your password").fill(PASSWORD)
+    dpage.get_by_label("Code from your authenticator app").fill(totp.code_for(director.email))
+    dpage.screenshot(path=screens / "determination.png", full_page=True)
+    dpage.get_by_role("button", name="Sign the determination").click()
+    expect(dpage.get_by_role("status")).to_contain_text("The final determination is signed.")
     dpage.get_by_role("button", name="Request a verification dossier").click()
     expect(dpage.get_by_role("heading", name="Verification dossier")).to_be_visible()
     expect(dpage.locator("#vr-status")).to_have_text("Ready", timeout=60_000)
     dpage.screenshot(path=screens / "dossier-status.png", full_page=True)
+    dpage.get_by_role("link", name="Submit to SCMR…").click()
+    expect(dpage.get_by_text("Every requirement is met and the determination is signed and current.")).to_be_visible()
+    dpage.screenshot(path=screens / "dossier-submit.png", full_page=True)
     dpage.get_by_role("button", name="Submit to SCMR").click()
     expect(dpage.get_by_role("status")).to_contain_text("The dossier is submitted to SCMR for verification.")
     vr = VerificationRequest.objects.get(enrollment__trainee__email="theo@browser.test")

@@ -21,7 +21,7 @@ from trainingportal.core.phi import check_phi_fields
 
 from ..dossier import build_snapshot, render_dossier
 from ..models import VerificationRequest
-from ..selectors import is_conflicted
+from ..selectors import dossier_gate, is_conflicted
 
 logger = logging.getLogger(__name__)
 Status = VerificationRequest.Status
@@ -137,9 +137,16 @@ def _transition(vr, *, actor, action: str, from_statuses, **changes) -> Verifica
     return vr
 
 
+def _check_gate(vr: VerificationRequest) -> None:
+    blockers = dossier_gate(vr)["blockers"]
+    if blockers:
+        raise ValidationError(blockers)
+
+
 @transaction.atomic
 def verification_request_submit(*, actor, vr: VerificationRequest) -> VerificationRequest:
     _check_director(actor, vr.enrollment)
+    _check_gate(vr)
     return _transition(
         vr,
         actor=actor,
@@ -157,6 +164,9 @@ def verification_request_decide(*, actor, vr: VerificationRequest, verified: boo
     check_phi_fields({"decision_reasons": reasons}, {"decision_reasons": "Reasons"})
     if not verified and not reasons.strip():
         raise ValidationError({"decision_reasons": "Say why the dossier is returned, so the program can act on it."})
+    if verified:
+        # Returning with reasons is always possible; "verified" only when everything the packet claims holds now.
+        _check_gate(vr)
     return _transition(
         vr,
         actor=actor,

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from progress.selectors.determinations import determination_state
 from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.forms import add_service_errors
 
@@ -37,6 +38,7 @@ def enrollment_dossiers(request, enrollment_pk: int):
         "enrollment": enrollment,
         "is_director": "director" in roles,
         "verification_requests": selectors.requests_for_enrollment(enrollment),
+        **determination_state(enrollment),
     }
     return render(request, "verification/enrollment_dossiers.html", context)
 
@@ -49,8 +51,13 @@ def request_detail(request, pk: int):
         "is_director": "director" in roles,
         "can_review": request.user.is_reviewer and vr.status in {"submitted", "under_review"},
         "decision_form": DecisionForm(),
+        **_gate_context(vr),
     }
     return render(request, "verification/request_detail.html", context)
+
+
+def _gate_context(vr) -> dict:
+    return {"gate": selectors.dossier_gate(vr)} if vr.status not in {"queued", "generating", "failed"} else {}
 
 
 @login_required
@@ -83,15 +90,20 @@ def _transition(request, pk: int, *, action: str, service, done: str):
 
 
 @login_required
-@require_POST
 def request_submit(request, pk: int):
-    return _transition(
-        request,
-        pk,
-        action="submit",
-        service=services.verification_request_submit,
-        done="The dossier is submitted to SCMR for verification.",
-    )
+    """GET: exactly what would be submitted, and what stands in the way; POST: submit (the gate is checked again)."""
+    if request.method == "POST":
+        return _transition(
+            request,
+            pk,
+            action="submit",
+            service=services.verification_request_submit,
+            done="The dossier is submitted to SCMR for verification.",
+        )
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="submit").obj
+    gate = selectors.dossier_gate(vr)
+    context = {"vr": vr, "view_gate": gate, "blockers": gate["blockers"]}
+    return render(request, "verification/request_submit.html", context)
 
 
 @login_required
@@ -127,7 +139,7 @@ def request_decide(request, pk: int):
         else:
             messages.success(request, f"Decision recorded: {vr.get_status_display().lower()}.")
             return redirect("dossiers:queue")
-    context = {"vr": vr, "can_review": True, "decision_form": form}
+    context = {"vr": vr, "can_review": True, "decision_form": form, **_gate_context(vr)}
     return render(request, "verification/request_detail.html", context, status=400)
 
 
