@@ -36,6 +36,16 @@ def directed_program_ids(user) -> QuerySet:
     return Membership.objects.filter(user=user, role=Role.DIRECTOR).values("program_id")
 
 
+def may_create_programs(user) -> bool:
+    """Who may start a program (and so become its director): never an SCMR reviewer (they verify programs); a user
+    the site's staff granted "programs.add_program" (e.g. through a "Program directors" group in the admin), or one
+    who already directs a program. Not any signed-in user: a trainee who created a program would only be locked out
+    by the MFA rule for directors, and a program needs a qualified director (S2)."""
+    if not user.is_authenticated or user.is_reviewer:
+        return False
+    return user.has_perm("programs.add_program") or Membership.objects.filter(user=user, role=Role.DIRECTOR).exists()
+
+
 def member_program_ids(user) -> QuerySet:
     return Membership.objects.filter(user=user).values("program_id")
 

@@ -24,7 +24,7 @@ from trainingportal.core.pdf import absolute_url
 from trainingportal.core.phi import check_phi, check_phi_fields
 
 from .models import Invitation, Membership, Program
-from .selectors import director_qualification, is_program_member
+from .selectors import director_qualification, is_program_member, may_create_programs
 
 Role = Membership.Role
 Status = Program.VerificationStatus
@@ -60,6 +60,10 @@ CREDENTIAL_FIELDS = ["level", "body", "identifier", "issued_on", "justification"
 @transaction.atomic
 def program_create(*, actor, name: str, institution: str, mode: str = Program.Mode.HYBRID, **profile) -> Program:
     """Create a program led by `actor`, who becomes its director."""
+    if not may_create_programs(actor):
+        raise PermissionDenied(
+            "Programs are started by program directors the site's staff has given access; SCMR reviewers never."
+        )
     program = Program(name=name, institution=institution, mode=mode, director=actor, **profile)
     program.full_clean()
     check_phi_fields(

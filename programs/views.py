@@ -12,11 +12,14 @@ from .forms import ProgramForm
 @login_required
 def program_list(request):
     programs = selectors.programs_for_user(request.user)
-    return render(request, "programs/program_list.html", {"programs": programs})
+    can_create = selectors.may_create_programs(request.user)
+    return render(request, "programs/program_list.html", {"programs": programs, "can_create": can_create})
 
 
 @login_required
 def program_create(request):
+    if not selectors.may_create_programs(request.user):
+        return render(request, "programs/program_create_denied.html", status=403)
     form = ProgramForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

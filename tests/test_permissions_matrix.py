@@ -231,8 +231,9 @@ MATRIX = [
     R("accounts:credentials",       "post", none,         LOGIN,    400,    400,   400,   400,     400,     400),
     # --- programs
     R("programs:list",              "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
-    R("programs:create",            "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
-    R("programs:create",            "post", none,         LOGIN,    OK,     OK,    OK,    OK,      OK,      OK),
+    # Only directors (or users the staff granted programs.add_program) start programs; never reviewers.
+    R("programs:create",            "get",  none,         LOGIN,    403,    403,   403,   200,     200,     403),
+    R("programs:create",            "post", none,         LOGIN,    403,    403,   403,   OK,      OK,      403),
     R("programs:detail",            "get",  program,      LOGIN,    200,    200,   200,   200,     404,     404),
     R("programs:detail",            "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     # The progress dashboard: the director and mentors (their own trainees). Trainees are members without the role

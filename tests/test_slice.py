@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.urls import reverse
 
@@ -31,7 +32,9 @@ def _accept_invitation(client, email: str, name: str):
 
 
 def test_whole_slice(client, director, reviewer, django_capture_on_commit_callbacks):
-    # 4a: the director creates a program and invites a mentor and a trainee.
+    # 4a: the site's staff give the director access (README: how a new director gets access); the director creates
+    # a program and invites a mentor and a trainee.
+    director.user_permissions.add(Permission.objects.get(codename="add_program"))
     login(client, director)
     response = client.post(
         reverse("programs:create"),

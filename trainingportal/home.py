@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from cases.selectors import review_inbox
-from programs.selectors import programs_for_user
+from programs.selectors import may_create_programs, programs_for_user
 from progress.selectors.reports import report_for
 from trainees.selectors import active_enrollment_for_trainee
 from verification.selectors import dossier_review_queue
@@ -27,6 +27,7 @@ def dashboard(request):
         "report": report_for(enrollment) if enrollment else None,
         "inbox_count": review_inbox(user).count(),
         "queue_count": dossier_review_queue(user).count() if user.is_reviewer else None,
+        "can_create_programs": may_create_programs(user),
     }
     if not (enrollment or context["programs"] or user.is_reviewer):
         context["empty"] = True

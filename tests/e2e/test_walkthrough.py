@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -107,7 +108,9 @@ def soft(failures: list[str], what: str, check, *args, **kwargs) -> None:
 def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, browser_problems):
     today = timezone.localdate()
 
-    # 4a. The director signs in (password + TOTP) and creates a program.
+    # 4a. The site's staff have given the director access; the director signs in (password + TOTP) and creates a
+    # program.
+    director.user_permissions.add(Permission.objects.get(codename="add_program"))
     dpage = new_page()
     sign_in(dpage, director.email, totp=totp)
     dpage.screenshot(path=screens / "director-dashboard.png", full_page=True)
