@@ -315,6 +315,8 @@ MATRIX = [
     R("dossiers:retry",          "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
     R("dossiers:decide",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     OK,  label="submitted"),
     R("dossiers:decide",         "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
+    # Revoking is a reviewer's, on a verified dossier only (tests/verification/test_gate.py revokes one).
+    R("dossiers:revoke",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
     # --- API
     R("api-root",                   "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
     R("program-list",               "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),

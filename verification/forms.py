@@ -143,6 +143,14 @@ class DecisionForm(forms.Form):
     )
 
 
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is the verification revoked?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown on the public check page. No patient identifiers.",
+    )
+
+
 class DeterminationForm(forms.Form):
     """The director's final determination; signing asks for the password (and the authenticator code) again."""
 

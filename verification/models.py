@@ -80,10 +80,11 @@ class VerificationRequest(models.Model):
         UNDER_REVIEW = "under_review", "Under review"
         VERIFIED = "verified", "Verified"
         RETURNED = "returned", "Returned"
+        REVOKED = "revoked", "Verification revoked"
         FAILED = "failed", "Failed"
 
     IN_PROGRESS = {Status.QUEUED, Status.GENERATING}
-    REVIEWABLE = {Status.SUBMITTED, Status.UNDER_REVIEW, Status.VERIFIED, Status.RETURNED}
+    REVIEWABLE = {Status.SUBMITTED, Status.UNDER_REVIEW, Status.VERIFIED, Status.RETURNED, Status.REVOKED}
     HAS_DOSSIER = {Status.READY} | REVIEWABLE
 
     enrollment = models.ForeignKey(
@@ -109,13 +110,21 @@ class VerificationRequest(models.Model):
     )
     decision_reasons = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # SCMR may withdraw a verification (e.g. evidence later found wrong); the public check page says so.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_reason = models.TextField(blank=True)
 
     class Meta:
         db_table = "assessments_verificationrequest"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(status__in=["ready", "submitted", "under_review", "verified", "returned"])
+                condition=~models.Q(
+                    status__in=["ready", "submitted", "under_review", "verified", "returned", "revoked"]
+                )
                 | ~models.Q(sha256=""),
                 name="vr_dossier_has_hash",
             )

@@ -226,6 +226,7 @@ DOSSIER_ACTIONS: dict[str, tuple[set[str], set[str] | None]] = {
     "submit": ({"director"}, {Status.READY}),
     "retry": ({"director"}, {Status.FAILED}),
     "review": ({"reviewer"}, {Status.SUBMITTED, Status.UNDER_REVIEW}),
+    "revoke": ({"reviewer"}, {Status.VERIFIED}),
 }
 
 

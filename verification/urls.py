@@ -25,4 +25,5 @@ dossier_urlpatterns = [
     path("<int:pk>/submit/", dossiers.request_submit, name="submit"),
     path("<int:pk>/retry/", dossiers.request_retry, name="retry"),
     path("<int:pk>/decide/", dossiers.request_decide, name="decide"),
+    path("<int:pk>/revoke/", dossiers.request_revoke, name="revoke"),
 ]

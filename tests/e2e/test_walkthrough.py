@@ -255,13 +255,29 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     code = rpage.locator("dt", has_text="Verification code").locator("xpath=following-sibling::dd[1]").inner_text()
     assert code.strip() == vr.code
 
-    # ... and anyone can check it on the public page.
+    # ... verifies the trainee (the gate holds: every requirement met, the determination current) ...
+    rpage.get_by_label("Verify this trainee").check()
+    rpage.get_by_role("button", name="Record decision").click()
+    expect(rpage.get_by_role("status")).to_contain_text("Decision recorded")
+    vr.refresh_from_db()
+    assert vr.status == VerificationRequest.Status.VERIFIED
+
+    # ... and anyone can check it on the public page: the genuine PDF dropped on it is "genuine", a tampered copy not.
     apage = new_page()
     apage.goto(f"/verify/{vr.code}/")
     expect(apage.get_by_role("heading", name="Dossier check")).to_be_visible()
+    expect(apage.get_by_text("Verified by SCMR")).to_be_visible()
     assert hash_on_page(apage) == shown
     expect(apage.get_by_text("BR-0001")).to_have_count(0)
+    genuine = screens.parent / "genuine.pdf"
+    genuine.write_bytes(pdf)
+    apage.locator("#pdf-file").set_input_files(str(genuine))
+    expect(apage.locator("#pdf-check-result")).to_contain_text("Genuine")
     apage.screenshot(path=screens / "verify.png", full_page=True)
+    tampered = screens.parent / "tampered.pdf"
+    tampered.write_bytes(pdf + b"\n%% one byte more than the genuine file\n")
+    apage.locator("#pdf-file").set_input_files(str(tampered))
+    expect(apage.locator("#pdf-check-result")).to_contain_text("Does not match")
 
     assert browser_problems == []
 

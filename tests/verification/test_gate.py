@@ -197,3 +197,26 @@ def test_a_declined_program(client, complete, director, reviewer):
     vr = ready_dossier(complete, director)
     Program.objects.filter(pk=complete.program_id).update(verification_status=Program.VerificationStatus.DECLINED)
     _blocked(client, director, reviewer, vr, "declined the program")
+
+
+def test_a_verification_can_be_revoked_with_a_reason_and_the_public_page_says_so(client, complete, director, reviewer):
+    sign_determination(director, complete)
+    vr = ready_dossier(complete, director)
+    assert submit_page(client, director, vr).status_code == 302
+    api_as(reviewer).post(f"/api/v1/verification-requests/{vr.pk}/decide/", {"verified": True}, format="json")
+    client.logout()
+    assert "Verified by SCMR" in client.get(reverse("verify", args=[vr.code])).content.decode()
+
+    client.force_login(reviewer)
+    refused = client.post(reverse("dossiers:revoke", args=[vr.pk]), {"reason": ""})
+    assert refused.status_code == 400
+    response = client.post(reverse("dossiers:revoke", args=[vr.pk]), {"reason": "Cases found logged twice."})
+    assert response.status_code == 302
+    vr.refresh_from_db()
+    assert vr.status == Status.REVOKED and vr.revoked_by == reviewer
+    client.logout()
+    page = client.get(reverse("verify", args=[vr.code])).content.decode()
+    assert "Verification revoked" in page and "Cases found logged twice." in page
+    # The trainee's director cannot revoke (or un-revoke) anything.
+    client.force_login(director)
+    assert client.post(reverse("dossiers:revoke", args=[vr.pk]), {"reason": "No."}).status_code == 403

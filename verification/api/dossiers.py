@@ -39,6 +39,8 @@ class VerificationRequestSerializer(serializers.ModelSerializer):
             "submitted_at",
             "decided_at",
             "decision_reasons",
+            "revoked_at",
+            "revoked_reason",
         ]
         read_only_fields = fields
 

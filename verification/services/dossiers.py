@@ -179,6 +179,27 @@ def verification_request_decide(*, actor, vr: VerificationRequest, verified: boo
     )
 
 
+@transaction.atomic
+def verification_request_revoke(*, actor, vr: VerificationRequest, reason: str) -> VerificationRequest:
+    """SCMR withdraws a verification, with the reason; the public check page shows it from then on."""
+    if not actor.is_reviewer or is_conflicted(actor, vr.enrollment.program):
+        raise PermissionDenied("Only an SCMR reviewer without a conflict of interest revokes a verification.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the verification is revoked; the public check page shows it."})
+    check_phi_fields({"reason": reason}, {"reason": "Reason"})
+    return _transition(
+        vr,
+        actor=actor,
+        action="verification_request.revoke",
+        from_statuses=[Status.VERIFIED],
+        status=Status.REVOKED,
+        revoked_at=timezone.now(),
+        revoked_by=actor,
+        revoked_reason=reason,
+    )
+
+
 def verification_requests_sweep_stuck(*, now=None) -> list[int]:
     """Re-queue requests whose job was lost (worker killed mid-render, message dropped). Returns the ids re-queued."""
     now = now or timezone.now()

@@ -11,7 +11,7 @@ from trainingportal.core.forms import add_service_errors
 
 from .. import selectors
 from ..dossier import dossier_response
-from ..forms import DecisionForm
+from ..forms import DecisionForm, RevokeForm
 from ..services import dossiers as services
 
 
@@ -51,6 +51,7 @@ def request_detail(request, pk: int):
         "is_director": "director" in roles,
         "can_review": request.user.is_reviewer and vr.status in {"submitted", "under_review"},
         "decision_form": DecisionForm(),
+        "revoke_form": RevokeForm() if request.user.is_reviewer and vr.status == "verified" else None,
         **_gate_context(vr),
     }
     return render(request, "verification/request_detail.html", context)
@@ -140,6 +141,23 @@ def request_decide(request, pk: int):
             messages.success(request, f"Decision recorded: {vr.get_status_display().lower()}.")
             return redirect("dossiers:queue")
     context = {"vr": vr, "can_review": True, "decision_form": form, **_gate_context(vr)}
+    return render(request, "verification/request_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def request_revoke(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="revoke").obj
+    form = RevokeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.verification_request_revoke(actor=request.user, vr=vr, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"The verification of {vr.code} is revoked.")
+            return redirect("dossiers:detail", pk=vr.pk)
+    context = {"vr": vr, "revoke_form": form, **_gate_context(vr)}
     return render(request, "verification/request_detail.html", context, status=400)
 
 
