@@ -291,6 +291,12 @@ class CaseLogEntry(models.Model):
         return self.status in self.EDITABLE_STATUSES
 
     @property
+    def agreement_display(self) -> list[tuple[str, bool]]:
+        """(field label, agreed) of the per-field agreement, in READ_FIELDS order."""
+        labels = {name: str(self._meta.get_field(name).verbose_name) for name in self.READ_FIELDS}
+        return [(labels[name], self.agreement[name]) for name in self.READ_FIELDS if name in (self.agreement or {})]
+
+    @property
     def roles_display(self) -> list[str]:
         return [str(self._meta.get_field(f).verbose_name) for f in self.ROLE_FIELDS if getattr(self, f)]
 

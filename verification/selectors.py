@@ -5,6 +5,8 @@ Reviewers reach training data only through this app: a program's checklist and p
 a trainee's dossier once it is submitted — never of a program they belong to, nor of their own institution.
 """
 
+import random
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet, Value
@@ -323,7 +325,32 @@ def dossier_gate(vr: VerificationRequest) -> dict:
             )
     if enrollment.program.verification_status == Program.VerificationStatus.DECLINED:
         blockers.append("SCMR declined the program's verification.")
-    return {"report": report, "determination": determination, "stale": stale, "blockers": blockers}
+    checklist = program_checklist(enrollment.program)
+    return {
+        "report": report,
+        "determination": determination,
+        "stale": stale,
+        "blockers": blockers,
+        "checklist_met": sum(1 for line in checklist if line.status == compliance.MET),
+        "checklist_open": [line for line in checklist if line.status != compliance.MET],
+        "checklist_total": len(checklist),
+    }
+
+
+def sampled_entries(vr: VerificationRequest, n: int = 10) -> list:
+    """A reviewer's drill-down: n signed entries of the dossier's trainee drawn at random — the same n for the same
+    dossier (seeded by its code), so two reviewers, or one coming back, see the same sample."""
+    ids = list(
+        CaseLogEntry.objects.filter(enrollment=vr.enrollment, status=CaseLogEntry.Status.SIGNED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chosen = random.Random(vr.code).sample(ids, min(n, len(ids)))
+    return list(
+        CaseLogEntry.objects.filter(pk__in=chosen)
+        .select_related("case", "signed_by")
+        .order_by("performed_on", "pk")
+    )
 
 
 def in_person_signed_entries(enrollment) -> list:

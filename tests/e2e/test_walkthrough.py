@@ -250,6 +250,8 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     pdf = Path(download_info.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF")
     row.get_by_role("link", name="Open").click()
+    expect(rpage.get_by_role("heading", name="A sample of the case log")).to_be_visible()
+    rpage.screenshot(path=screens / "reviewer-dossier.png", full_page=True)
     shown = hash_on_page(rpage)
     assert hashlib.sha256(pdf).hexdigest() == shown == vr.sha256
     code = rpage.locator("dt", has_text="Verification code").locator("xpath=following-sibling::dd[1]").inner_text()

@@ -220,3 +220,22 @@ def test_a_verification_can_be_revoked_with_a_reason_and_the_public_page_says_so
     # The trainee's director cannot revoke (or un-revoke) anything.
     client.force_login(director)
     assert client.post(reverse("dossiers:revoke", args=[vr.pk]), {"reason": "No."}).status_code == 403
+
+
+def test_the_reviewer_sees_a_stable_sample_of_ten_entries_with_both_reads(client, complete, director, reviewer):
+    sign_determination(director, complete)
+    vr = ready_dossier(complete, director)
+    assert submit_page(client, director, vr).status_code == 302
+    client.force_login(reviewer)
+
+    first = client.get(reverse("dossiers:detail", args=[vr.pk]))
+    again = client.get(reverse("dossiers:detail", args=[vr.pk]))
+
+    sample = first.context["sample"]
+    assert len(sample) == 10 and [e.pk for e in sample] == [e.pk for e in again.context["sample"]]
+    assert {e.enrollment_id for e in sample} == {complete.pk} and {e.status for e in sample} == {"signed"}
+    page = first.content.decode()
+    assert "A sample of the case log" in page and "checklist" in page
+    # The director sees the gate, not the reviewer's sample.
+    client.force_login(director)
+    assert client.get(reverse("dossiers:detail", args=[vr.pk])).context["sample"] is None

@@ -52,6 +52,8 @@ def request_detail(request, pk: int):
         "can_review": request.user.is_reviewer and vr.status in {"submitted", "under_review"},
         "decision_form": DecisionForm(),
         "revoke_form": RevokeForm() if request.user.is_reviewer and vr.status == "verified" else None,
+        # The reviewer's drill-down: 10 signed entries drawn at random, with both reads and the agreement.
+        "sample": selectors.sampled_entries(vr) if "reviewer" in roles else None,
         **_gate_context(vr),
     }
     return render(request, "verification/request_detail.html", context)
