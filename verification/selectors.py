@@ -347,9 +347,7 @@ def sampled_entries(vr: VerificationRequest, n: int = 10) -> list:
     )
     chosen = random.Random(vr.code).sample(ids, min(n, len(ids)))
     return list(
-        CaseLogEntry.objects.filter(pk__in=chosen)
-        .select_related("case", "signed_by")
-        .order_by("performed_on", "pk")
+        CaseLogEntry.objects.filter(pk__in=chosen).select_related("case", "signed_by").order_by("performed_on", "pk")
     )
 
 
