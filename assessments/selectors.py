@@ -64,3 +64,12 @@ def sign_off_rows(enrollment_ids) -> list[tuple]:
             "enrollment_id", "competency__code", "delivery", "signed_on", "competency__in_person_required"
         )
     )
+
+
+def sign_offs_for(enrollment) -> list[SignOff]:
+    """The enrollment's competency sign-offs with the competency and the signer, for the dossier."""
+    return list(
+        SignOff.objects.filter(enrollment=enrollment)
+        .select_related("competency", "signer")
+        .order_by("signed_on", "competency__title")
+    )

@@ -117,7 +117,7 @@ def signed_entries(enrollment) -> QuerySet[CaseLogEntry]:
     """The enrollment's signed entries, oldest first, with case, topics, mentor and signer (for the dossier)."""
     return (
         CaseLogEntry.objects.filter(enrollment=enrollment, status=Status.SIGNED)
-        .select_related("case", "supervising_mentor", "signed_by")
+        .select_related("case", "supervising_mentor", "signed_by", "session")
         .prefetch_related("case__categories")
         .order_by("performed_on", "id")
     )

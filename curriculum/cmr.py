@@ -30,6 +30,13 @@ SEQUENCES = [
     ("coronary_mra", "Coronary MRA"),
 ]
 SEQUENCE_CODES = frozenset(code for code, _ in SEQUENCES)
+# Short names for dense tables (the dossier's case log).
+SEQUENCE_SHORT = {
+    "cine": "cine", "lge": "LGE", "t1_mapping": "T1 map", "ecv": "ECV", "t2_mapping": "T2 map",
+    "t2_weighted": "T2w", "t2_star": "T2*", "stress_perfusion": "stress perf", "rest_perfusion": "rest perf",
+    "phase_contrast": "PC flow", "4d_flow": "4D flow", "mra": "MRA", "black_blood": "black blood",
+    "real_time_cine": "RT cine", "strain": "strain", "coronary_mra": "coronary MRA",
+}  # fmt: skip
 _BY_WORD = {label.lower(): code for code, label in SEQUENCES} | {
     code.replace("_", " "): code for code in SEQUENCE_CODES
 }

@@ -234,3 +234,12 @@ def get_feed_user(token: str):
     if found is None or not found.user.is_active:
         raise Http404("No such calendar feed.")
     return found.user
+
+
+def attended_sessions(enrollment) -> list[Attendance]:
+    """The enrollment's attendance, oldest first, with the session (the dossier's participation evidence)."""
+    return list(
+        Attendance.objects.filter(enrollment=enrollment)
+        .select_related("session")
+        .order_by("session__starts_at", "session_id")
+    )

@@ -14,16 +14,22 @@ from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from assessments.selectors import sign_offs_for
 from cases.selectors import agreement_summary, signed_entries
+from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 from progress.selectors.determinations import determination_state
 from progress.selectors.reports import progress_with_chart_data
+from training.selectors import attended_sessions
 from trainingportal.core import charts
 from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
 
+from .selectors import program_checklist
+
 # 2: requirement engine report, chart series, virtual share
 # 3: the overlay note, the mentor's minimum level, the trainee-mentor agreement per field
-# 4: the director's final determination
+# 4: the director's final determination; sessions and participation, sign-offs, the S1-S15 checklist, coverage by
+#    diagnosis group, a richer case log (indication, diagnosis, sequences, session, agreement; topics by name)
 SNAPSHOT_VERSION = 4
 
 
@@ -39,6 +45,15 @@ def _credentials(user) -> list[dict]:
         }
         for c in user.credentials.all()
     ]
+
+
+def _agreement_words(entry) -> str:
+    """ "agrees", or which fields the mentor's read differed on; "" when nothing was compared."""
+    pairs = entry.agreement_display
+    if not pairs:
+        return {True: "agrees", False: "disagrees"}.get(entry.mentor_agrees, "")
+    differs = [label for label, agreed in pairs if not agreed]
+    return "differs: " + ", ".join(differs) if differs else "agrees"
 
 
 def _determination(enrollment) -> dict | None:
@@ -77,8 +92,12 @@ def build_snapshot(verification_request) -> dict:
     counted = rule.detail["counts"] if rule else {}
     coverage = {c.slug: counted.get(c.slug, 0) for c in categories}
     log = []
+    by_group: dict[str, int] = {}
     for entry in entries:
         slugs = [c.slug for c in entry.case.categories.all()]
+        diagnosis = cmr.diagnosis(entry.case.diagnosis) if entry.case.diagnosis else None
+        if diagnosis:
+            by_group[diagnosis.group_label] = by_group.get(diagnosis.group_label, 0) + 1
         log.append(
             {
                 "date": entry.performed_on.isoformat(),
@@ -86,6 +105,13 @@ def build_snapshot(verification_request) -> dict:
                 "source": entry.case.get_source_display(),
                 "complete_study": entry.case.complete_study,
                 "categories": slugs,
+                "topics": [c.name for c in entry.case.categories.all()],
+                "indication": entry.case.indication,
+                "diagnosis": diagnosis.label if diagnosis else "",
+                "sequences": [cmr.SEQUENCE_SHORT.get(code, code) for code in entry.case.sequences or []],
+                "field_strength": entry.case.get_field_strength_display(),
+                "session": entry.session.title if entry.session_id else "",
+                "agreement": _agreement_words(entry),
                 "roles": entry.roles_display,
                 "delivery": entry.get_delivery_display(),
                 "mentor": entry.signed_by.display_name,
@@ -129,6 +155,33 @@ def build_snapshot(verification_request) -> dict:
         "mentor_min_level": report.mentor_min_level,
         "agreement": agreement_summary(enrollment),
         "determination": _determination(enrollment),
+        "coverage_by_group": sorted(by_group.items()),
+        "sessions": [
+            {
+                "date": timezone.localtime(a.session.starts_at).date().isoformat(),
+                "title": a.session.title,
+                "type": a.session.get_type_display(),
+                "delivery": a.session.get_delivery_display(),
+                "console_shared": a.session.console_shared,
+                "active_input": a.active_input,
+                "input_note": a.active_input_note,
+            }
+            for a in attended_sessions(enrollment)
+        ],
+        "sign_offs": [
+            {
+                "competency": s.competency.title,
+                "signer": s.signer.display_name,
+                "date": s.signed_on.isoformat(),
+                "delivery": s.get_delivery_display(),
+                "entrustment": s.entrustment_level,
+            }
+            for s in sign_offs_for(enrollment)
+        ],
+        "checklist": [
+            {"code": line.code, "title": line.title, "status": line.status_label, "evidence": line.evidence}
+            for line in program_checklist(program)
+        ],
         "chart": {
             "label": primary_result.label,
             "target": int(primary_result.required),
