@@ -232,6 +232,7 @@ def render_dossier(snapshot: dict) -> RenderedPDF:
         "qr": _qr_svg_data_uri(verify_url),
         "program_verified": snapshot["program"]["verification_status"] == "verified",
         "coverage_met": sum(1 for c in snapshot["coverage"] if c["cases"]),
+        "met_count": sum(1 for r in snapshot["requirements"] if r["met"]),
     }
     return render_pdf("pdf/dossier.html", context, filename=f"dossier-{snapshot['code']}.pdf")
 
