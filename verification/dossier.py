@@ -5,12 +5,14 @@ re-generation gives the same packet whatever happened to the training data in be
 """
 
 import base64
+import csv
 import io
+import json
 from datetime import date
 
 import qrcode
 import qrcode.image.svg
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
@@ -245,5 +247,63 @@ def dossier_response(verification_request):
         as_attachment=True,
         filename=f"dossier-{verification_request.code}.pdf",
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+CASE_LOG_COLUMNS = [
+    ("date", "date"),
+    ("reference", "reference"),
+    ("source", "source"),
+    ("complete_study", "complete study"),
+    ("diagnosis", "diagnosis"),
+    ("topics", "topics"),
+    ("indication", "indication"),
+    ("field_strength", "field strength"),
+    ("sequences", "sequences"),
+    ("roles", "roles"),
+    ("delivery", "delivery"),
+    ("session", "session"),
+    ("mentor", "signed by"),
+    ("signed_on", "signed on"),
+    ("agreement", "mentor's read"),
+]
+
+
+def snapshot_json(snapshot: dict) -> bytes:
+    """The dossier's machine-readable twin: canonical JSON (sorted keys, fixed separators), so the same data gives
+    the same bytes."""
+    return json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def case_log_csv(snapshot: dict) -> bytes:
+    """The dossier's case log as CSV, the same rows as the PDF. Cells that a spreadsheet would run as a formula are
+    prefixed with a quote."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([label for _, label in CASE_LOG_COLUMNS])
+    for entry in snapshot.get("case_log", []):
+        row = []
+        for key, _ in CASE_LOG_COLUMNS:
+            value = entry.get(key, entry.get("categories") if key == "topics" else "")
+            if isinstance(value, list):
+                value = "; ".join(str(v) for v in value)
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            text = "" if value is None else str(value)
+            row.append("'" + text if text[:1] in ("=", "+", "-", "@") else text)
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+def snapshot_download(verification_request, kind: str) -> HttpResponse:
+    """The JSON document or the CSV case log that travel with the PDF (the caller has checked access)."""
+    snapshot = verification_request.snapshot or {}
+    if kind == "json":
+        body, content_type, name = snapshot_json(snapshot), "application/json", "json"
+    else:
+        body, content_type, name = case_log_csv(snapshot), "text/csv; charset=utf-8", "case-log.csv"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="dossier-{verification_request.code}.{name}"'
     response["Cache-Control"] = "private, no-store"
     return response

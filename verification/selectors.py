@@ -360,3 +360,8 @@ def in_person_signed_entries(enrollment) -> list:
         .select_related("case")
         .order_by("-performed_on", "-id")[:200]
     )
+
+
+def with_snapshot(vr: VerificationRequest) -> VerificationRequest:
+    """The dossier with its JSON snapshot loaded (deferred everywhere else); the caller has checked access."""
+    return VerificationRequest.objects.only("pk", "code", "snapshot").get(pk=vr.pk)

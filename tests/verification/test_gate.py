@@ -239,3 +239,32 @@ def test_the_reviewer_sees_a_stable_sample_of_ten_entries_with_both_reads(client
     # The director sees the gate, not the reviewer's sample.
     client.force_login(director)
     assert client.get(reverse("dossiers:detail", args=[vr.pk])).context["sample"] is None
+
+
+def test_the_json_and_the_csv_travel_with_the_pdf_and_the_same_data_gives_the_same_bytes(
+    client, complete, director, django_capture_on_commit_callbacks
+):
+    import csv
+    import io
+    import json
+
+    from verification.dossier import build_snapshot, snapshot_json
+
+    sign_determination(director, complete)
+    client.force_login(director)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("dossiers:create", args=[complete.pk]))
+    vr = VerificationRequest.objects.get(enrollment=complete)
+    assert vr.status == Status.READY, vr.failure_reason
+
+    body = b"".join([client.get(reverse("dossiers:download_json", args=[vr.pk])).content])
+    data = json.loads(body)
+    assert data["code"] == vr.code and data["determination"]["decision"] == "competent"
+    assert len(data["case_log"]) == 50 and data["checklist"] and data["sign_offs"]
+    # Re-building the snapshot from the same data gives byte-identical JSON.
+    again = build_snapshot(VerificationRequest.objects.get(pk=vr.pk))
+    assert snapshot_json(again) == body
+
+    rows = list(csv.reader(io.StringIO(client.get(reverse("dossiers:download_csv", args=[vr.pk])).content.decode())))
+    assert rows[0][:3] == ["date", "reference", "source"] and len(rows) == 51
+    assert {row[1] for row in rows[1:]} == {e["reference"] for e in data["case_log"]}

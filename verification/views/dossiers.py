@@ -10,7 +10,7 @@ from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.forms import add_service_errors
 
 from .. import selectors
-from ..dossier import dossier_response
+from ..dossier import dossier_response, snapshot_download
 from ..forms import DecisionForm, RevokeForm
 from ..services import dossiers as services
 
@@ -79,6 +79,18 @@ def request_status(request, pk: int):
 @login_required
 def dossier_download(request, pk: int):
     return dossier_response(selectors.get_verification_request_for_user(request.user, pk, action="download").obj)
+
+
+@login_required
+def snapshot_json_download(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="download").obj
+    return snapshot_download(selectors.with_snapshot(vr), "json")
+
+
+@login_required
+def case_log_csv_download(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="download").obj
+    return snapshot_download(selectors.with_snapshot(vr), "csv")
 
 
 def _transition(request, pk: int, *, action: str, service, done: str):
