@@ -36,10 +36,10 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY . /app
 
-# Static files are collected at build time. The dummy SECRET_KEY / ALLOWED_HOSTS exist only for this command
+# Static files are collected at build time. The dummy SECRET_KEY / ALLOWED_HOSTS / SITE_URL exist only for this command
 # (inline, not ENV) and never reach the running container, which must get real values from its environment.
 RUN SECRET_KEY=build-time-collectstatic-only-not-a-real-secret-0123456789abcdef \
-    ALLOWED_HOSTS=localhost \
+    ALLOWED_HOSTS=localhost SITE_URL=http://localhost \
     python manage.py collectstatic --noinput -v 0 \
  && mkdir -p /app/media \
  && chown app:app /app/media

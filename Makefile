@@ -82,6 +82,7 @@ demo: venv
 	$(MANAGE) collectstatic --noinput -v 0
 	$(MANAGE) seed_demo
 	@set -e; \
+	export SITE_URL="$${SITE_URL:-http://$(DEMO_ADDR)}"; \
 	worker_pid=""; \
 	cleanup() { \
 	  if [ -n "$$worker_pid" ] && kill -0 "$$worker_pid" 2>/dev/null; then \
@@ -161,7 +162,7 @@ beat: venv
 check: venv
 	$(MANAGE) makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=trainingportal.settings.production \
-	SECRET_KEY='$(CHECK_SECRET_KEY)' ALLOWED_HOSTS='$(CHECK_ALLOWED_HOSTS)' \
+	SECRET_KEY='$(CHECK_SECRET_KEY)' ALLOWED_HOSTS='$(CHECK_ALLOWED_HOSTS)' SITE_URL='https://$(CHECK_ALLOWED_HOSTS)' \
 	  $(MANAGE) check --deploy --fail-level WARNING
 
 clean:

@@ -157,6 +157,7 @@ def _server_env(database_url: str, args: argparse.Namespace) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": f"http://127.0.0.1:{args.port}",
         "SECURE_SSL_REDIRECT": "false",
         "CONN_MAX_AGE": str(args.conn_max_age),
         "STATIC_ROOT": str(WORK / "static"),

@@ -6,6 +6,9 @@ from .base import DATABASES, env
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# The address printed on every dossier (check URL and QR code): required, never a default that would send a reader
+# of the packet to the wrong site.
+SITE_URL = env("SITE_URL")
 REQUIRE_MFA = True
 # Persistent database connections (a new PostgreSQL connection costs ~6 ms per request), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
