@@ -1,8 +1,9 @@
 """Writes for assessments. The caller has checked the user's access to the enrollment (trainees.selectors)."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from trainees.selectors import may_assess
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
@@ -14,6 +15,8 @@ def record_prior_experience(*, actor, enrollment, competency_code: str, reason: 
     """The mentor's record, with a reason, that the trainee's prior experience covers a competency that otherwise
     needs in-person experience (SCMR 2021: "Depending on a trainee's experience, some components ... may require an
     in-person experience"). Written once; it is part of what the determination rests on."""
+    if not may_assess(actor, enrollment):
+        raise PermissionDenied("Only the trainee's mentor or the program director records prior experience.")
     competency = Competency.objects.filter(code=competency_code, in_person_required=True).first()
     if competency is None:
         raise ValidationError({"competency": "Choose one of the competencies that need in-person experience."})

@@ -55,6 +55,12 @@ ENROLLMENT_ACTIONS: dict[str, set[str]] = {
 }
 
 
+def may_assess(user, enrollment: Enrollment) -> bool:
+    """The trainee's mentor or the program's director: who judges the trainee (virtual share, prior experience)."""
+    roles, _member = enrollment_relations(user, enrollment)
+    return bool(roles & ENROLLMENT_ACTIONS["assess"])
+
+
 def get_enrollment_for_user(user, pk: int, *, action: str = "view") -> Access[Enrollment]:
     """The one access point for an enrollment. Outsiders 404, program members without the role 403."""
     enrollment = (

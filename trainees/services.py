@@ -1,6 +1,6 @@
 """Writes for enrollments: create, assign a mentor, and accepting an invitation (which, for a trainee, enrolls)."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +11,7 @@ from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
 from .models import Enrollment
+from .selectors import may_assess
 
 Role = Membership.Role
 
@@ -52,8 +53,10 @@ def enrollment_assign_mentor(*, actor, enrollment: Enrollment, mentor) -> None:
 def set_trainee_virtual_share(*, actor, enrollment: Enrollment, share: int | None, reason: str = "") -> Enrollment:
     """The mentor's (or director's) lower virtual share for one trainee, with the reason (SCMR 2021: the share "can
     vary depending on ... the competency of the individual trainee as evaluated by the CMR mentor"). Never above the
-    program's maximum; `None` returns the trainee to the program's. The caller checked the 'assess' action."""
+    program's maximum; `None` returns the trainee to the program's."""
     enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
+    if not may_assess(actor, enrollment):
+        raise PermissionDenied("Only the trainee's mentor or the program director sets the trainee's virtual share.")
     reason = (reason or "").strip()
     cap = enrollment.program.max_virtual_share
     if share is not None:

@@ -309,17 +309,10 @@ def rule_sql(rule: Rule, today: date, *, overlay: bool, mentor_level: str | None
             q &= (_any_role(others) | allowed) if others else allowed
         else:
             q &= _any_role(roles)
-    elif mentor_level is not None or overlay:
-        # No role filter: the entry counts if any of its roles survives the gates (engine: effective_roles).
-        q &= (
-            ~(
-                _Pred("(x.delivery <> %s)", ("in_person",))
-                & ~_CONSOLE_OK
-                & ~_any_role(set(ROLE_FIELDS) - ACQUISITION_ROLES)
-            )
-            if overlay
-            else _TRUE
-        )
+    elif overlay:
+        # No role filter: the entry counts unless its only roles are virtual acquisition without the console (the
+        # engine's effective_roles leaves it none).
+        q &= ~(~_IN_PERSON & ~_CONSOLE_OK & ~_any_role(set(ROLE_FIELDS) - ACQUISITION_ROLES))
     if delivery := rule.param("delivery_in"):
         q &= _in("x.delivery", delivery)
     if sources := rule.param("source_in"):

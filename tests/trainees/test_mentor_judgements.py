@@ -289,3 +289,19 @@ def test_new_programs_review_blind_by_default(director):
 
     program = Program.objects.create(name="New", institution="Somewhere", director=director)
     assert program.blind_review
+
+
+def test_the_services_refuse_a_trainee_or_another_trainees_mentor(enrollment, other_enrollment, trainee, mentor):
+    from django.core.exceptions import PermissionDenied
+
+    from assessments.services import record_prior_experience
+    from trainees.services import set_trainee_virtual_share
+
+    with pytest.raises(PermissionDenied):
+        set_trainee_virtual_share(actor=trainee, enrollment=enrollment, share=10, reason="I would like less.")
+    with pytest.raises(PermissionDenied):
+        record_prior_experience(
+            actor=mentor, enrollment=other_enrollment, competency_code="stress-testing", reason="Not my trainee."
+        )
+    assert Enrollment.objects.get(pk=enrollment.pk).max_virtual_share is None
+    assert not PriorExperience.objects.exists()
