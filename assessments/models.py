@@ -1,18 +1,26 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Competency(models.Model):
-    """A competency in a versioned framework. `in_person_required` ones cannot be signed from virtual evidence (S8)."""
+    """A competency of a versioned framework (assessments/frameworks/*.yaml, written here by `sync_frameworks`).
+    `in_person_required` ones cannot be signed from virtual evidence (S8)."""
 
-    framework = models.CharField(max_length=60, default="scmr-2018")
+    framework = models.CharField(max_length=60)
+    version = models.PositiveSmallIntegerField(default=1)
     code = models.SlugField(max_length=60)
     title = models.CharField(max_length=200)
     in_person_required = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    source = models.CharField(max_length=60, blank=True)
+    cites = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["framework", "code"]
-        constraints = [models.UniqueConstraint(fields=["framework", "code"], name="competency_unique_code")]
+        ordering = ["framework", "version", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["framework", "version", "code"], name="competency_unique_code"),
+        ]
         verbose_name_plural = "competencies"
 
     def __str__(self) -> str:
@@ -20,6 +28,11 @@ class Competency(models.Model):
 
 
 class SignOff(models.Model):
+    """A mentor's or the director's sign-off of one competency for one trainee: the date it was observed, the
+    delivery, the entrustment level on the framework's scale, the evidence (entries of the trainee's log, sessions
+    they attended) and a note. Written by assessments.services only; immutable, corrected by an amendment with a
+    reason (SignOffAmendment keeps the before and after)."""
+
     class Delivery(models.TextChoices):
         IN_PERSON = "in_person", "In person"
         VIRTUAL = "virtual", "Virtual"
@@ -32,9 +45,35 @@ class SignOff(models.Model):
     evidence_entries = models.ManyToManyField("cases.CaseLogEntry", blank=True, related_name="+")
     evidence_sessions = models.ManyToManyField("training.TrainingSession", blank=True, related_name="+")
     entrustment_level = models.PositiveSmallIntegerField(default=4)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["enrollment", "competency"], name="signoff_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "competency"], name="signoff_unique"),
+            models.CheckConstraint(condition=models.Q(entrustment_level__gte=1), name="signoff_entrustment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.competency} ({self.get_delivery_display()}, {self.signed_on})"
+
+
+class SignOffAmendment(models.Model):
+    """A correction of a sign-off: who, why, and the sign-off before and after. The original is never lost."""
+
+    sign_off = models.ForeignKey(SignOff, on_delete=models.PROTECT, related_name="amendments")
+    amended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    before = models.JSONField()
+    after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(reason=""), name="signoff_amendment_has_reason")]
+
+    def __str__(self) -> str:
+        return f"Amendment of sign-off {self.sign_off_id}"
 
 
 class PriorExperience(models.Model):
@@ -79,6 +118,8 @@ class FinalDetermination(models.Model):
     )
     in_person_component = models.TextField(blank=True)
     statement = models.TextField()
+    # The attestation the director confirmed, word for word (verification.services.determinations.ATTESTATION).
+    attestation = models.TextField(blank=True)
     ruleset = models.CharField(max_length=80, blank=True)
     requirements_met = models.BooleanField(default=False)
     report_sha256 = models.CharField(max_length=64, blank=True)

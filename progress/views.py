@@ -92,7 +92,9 @@ def _progress_page(request, enrollment, roles, *, share_form=None, prior_form=No
         "can_assess": bool(roles & {"mentor", "director"}),
     }
     if context["can_assess"]:
-        open_items = [item["competency"] for item in items if item["status"] in ("not_yet", "virtual_only")]
+        open_items = [
+            item["competency"] for item in items if item["status"] in ("not_yet", "virtual_only", "in_progress")
+        ]
         context["share_form"] = share_form or VirtualShareForm(
             program_cap=enrollment.program.max_virtual_share,
             initial={"share": enrollment.max_virtual_share, "reason": enrollment.max_virtual_share_reason},

@@ -23,7 +23,7 @@ def _media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _reference_data_after_flush(request):
-    """The curriculum topics and the in-person competencies come from data migrations. A transactional test ends
+    """The curriculum topics come from a data migration and the competencies from the framework files on migrate. A transactional test ends
     with a flush, and serialized_rollback does not bring them back when such tests run after non-transactional ones
     (seen with pytest-django 4.14): re-create them, with the migrations' own code, before each transactional test."""
     marker = request.node.get_closest_marker("django_db")
@@ -40,7 +40,9 @@ def _reference_data_after_flush(request):
     topics = importlib.import_module("cases.migrations.0003_seed_curriculum_topics")
     for position, (slug, name) in enumerate(topics.TOPICS):
         Category.objects.update_or_create(slug=slug, defaults={"name": name, "position": position})
-    importlib.import_module("assessments.migrations.0003_seed_in_person_competencies").seed(apps, None)
+    from assessments.apps import _sync_frameworks
+
+    _sync_frameworks(sender=None, apps=apps)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from assessments.models import Competency, SignOff
 from cases import importing
 from programs.models import Membership
 from training.models import Attendance, TrainingSession
@@ -39,6 +40,7 @@ NUMBERS = {
     "interactive_group_cap",
     "duration_minutes",
     "capacity",
+    "entrustment_level",
 }
 # Related fields whose objects are the same for every program: there is no "other program's" one to send.
 SHARED = {
@@ -63,6 +65,7 @@ class Side:
     draft: object
     signed: object
     submitted: object
+    sign_off: object
 
 
 def _side(program, director, mentor, enrollment) -> Side:
@@ -87,6 +90,16 @@ def _side(program, director, mentor, enrollment) -> Side:
         duration_minutes=60,
     )
     entry = {"enrollment": enrollment, "supervising_mentor": mentor}
+    signed = EntryFactory(**entry, signed=True)
+    sign_off = SignOff.objects.create(
+        enrollment=enrollment,
+        competency=Competency.objects.get(code="report-writing"),
+        signer=director,
+        signed_on=timezone.localdate(),
+        delivery="virtual",
+        entrustment_level=3,
+    )
+    sign_off.evidence_entries.add(signed)
     return Side(
         program=program,
         director=director,
@@ -95,8 +108,9 @@ def _side(program, director, mentor, enrollment) -> Side:
         session=session,
         review_session=review_session,
         draft=EntryFactory(**entry),
-        signed=EntryFactory(**entry, signed=True),
+        signed=signed,
         submitted=EntryFactory(**entry, submitted=True),
+        sign_off=sign_off,
     )
 
 
@@ -139,6 +153,9 @@ API_ID_VALUES = {
     "ids": lambda s: [s.submitted.pk],
     # Who supervised a stress study in person: a mentor or the director of the entry's program.
     "stress_supervisor": lambda s: s.director.pk,
+    # A sign-off's evidence: the trainee's signed entries and the sessions they attended.
+    "evidence_entries": lambda s: [s.signed.pk],
+    "evidence_sessions": lambda s: [s.session.pk],
 }
 API_CASES = {
     ("POST", "/api/v1/case-logs/"): ("trainee", None, lambda s: _entry_body(s)),
@@ -164,7 +181,25 @@ API_CASES = {
         },
     ),
     ("POST", "/api/v1/verification-requests/"): ("director", None, lambda s: {"enrollment": s.enrollment.pk}),
+    ("POST", "/api/v1/sign-offs/"): ("mentor", None, lambda s: _sign_off_body(s, enrollment=s.enrollment.pk)),
+    ("POST", "/api/v1/sign-offs/{id}/amend/"): (
+        "mentor",
+        "sign_off",
+        lambda s: _sign_off_body(s, entrustment_level=4, reason="Observed twenty more reports."),
+    ),
 }
+
+
+def _sign_off_body(side: Side, **extra) -> dict:
+    body = {
+        "competency": "vascular",
+        "signed_on": timezone.localdate().isoformat(),
+        "delivery": "virtual",
+        "entrustment_level": 3,
+        "evidence_entries": [side.signed.pk],
+        "evidence_sessions": [side.session.pk],
+    }
+    return {**body, **extra}
 
 
 def _write_operations() -> list[tuple[str, str, set[str]]]:

@@ -22,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from assessments.models import Competency, SignOff
 from programs.models import Program
 from verification.models import VerificationRequest
 
@@ -194,6 +195,44 @@ def _session_data(w):
 
 
 session = lambda w: [_session(w).pk]  # noqa: E731
+competency = lambda w: [w.enrollment.pk, "lge-viability"]  # noqa: E731
+
+
+def _sign_off(w):
+    sign_off = SignOff.objects.create(
+        enrollment=w.enrollment,
+        competency=Competency.objects.get(code="report-writing"),
+        signer=w.users["director"],
+        signed_on=timezone.localdate(),
+        delivery="virtual",
+        entrustment_level=3,
+    )
+    sign_off.evidence_entries.add(w.signed)
+    return sign_off
+
+
+sign_off = lambda w: [_sign_off(w).pk]  # noqa: E731
+
+
+def _sign_off_form(w):
+    return {
+        "signed_on": timezone.localdate().isoformat(),
+        "delivery": "virtual",
+        "entrustment_level": "4",
+        "evidence_entries": [str(w.signed.pk)],
+    }
+
+
+def _sign_off_api(w):
+    return {
+        "enrollment": w.enrollment.pk,
+        "competency": "vascular",
+        "signed_on": timezone.localdate().isoformat(),
+        "delivery": "virtual",
+        "entrustment_level": 4,
+        "evidence_entries": [w.signed.pk],
+    }
+
 
 # --- program verification: program states for the rows below (made inside each role's savepoint)
 
@@ -260,6 +299,17 @@ MATRIX = [
     R("trainees:virtual_share",     "post", missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     R("trainees:prior_experience",  "post", enrollment,   LOGIN,    403,    403,   400,   400,     404,     404),
     R("trainees:prior_experience",  "post", missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    # competency sign-offs: the trainee reads, their mentor and the director sign off (400 = refused data)
+    R("trainees:competencies",      "get",  enrollment,   LOGIN,    200,    403,   200,   200,     404,     404),
+    R("trainees:competencies",      "get",  missing,      LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
+    R("trainees:sign_off",          "get",  competency,   LOGIN,    200,    403,   200,   200,     404,     404),
+    R("trainees:sign_off",          "post", competency,   LOGIN,    403,    403,   400,   400,     404,     404),
+    R("trainees:sign_off",          "post", competency,   LOGIN,    403,    403,   302,   302,     404,     404,
+      data=_sign_off_form, label="valid"),
+    R("trainees:sign_off",          "get",  lambda w: [w.enrollment.pk, "telepathy"],
+                                                          LOGIN,    404,    403,   404,   404,     404,     404, label="unknown competency"),
+    R("trainees:sign_off",          "get",  lambda w: [MISSING_PK, "lge-viability"],
+                                                          LOGIN,    404,    404,   404,   404,     404,     404, label="missing"),
     # --- case log (entries of `trainee`, supervised by `mentor`)
     R("cases:list",                 "get",  none,         LOGIN,    200,    200,   200,   200,     200,     200),
     R("cases:create",               "get",  none,         LOGIN,    200,    200,   403,   403,     403,     403),
@@ -319,6 +369,15 @@ MATRIX = [
     R("dossiers:retry",          "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
     R("dossiers:decide",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     OK,  label="submitted"),
     R("dossiers:decide",         "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
+    # Taking a submitted dossier, and the reviewers' notes: SCMR reviewers only; the trainee and the director see the
+    # dossier but never the notes (403), a mentor has no role on dossiers (403). Before submission a reviewer is an
+    # outsider (404). Notes: tests/verification/test_reviewer_portal.py.
+    R("dossiers:take",           "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     302, label="submitted"),
+    R("dossiers:take",           "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
+    R("dossiers:note_add",       "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     302, label="submitted",
+      data=lambda w: {"text": "Case log sample agrees with the mentor's reads."}),
+    R("dossiers:note_add",       "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     400, label="empty"),
+    R("dossiers:note_add",       "post", vr_ready,     LOGIN,    403,    403,   403,   403,     404,     404, label="ready"),
     # Revoking is a reviewer's, on a verified dossier only (tests/verification/test_gate.py revokes one).
     R("dossiers:revoke",         "post", vr_submitted, LOGIN,    403,    403,   403,   403,     404,     403, label="submitted"),
     # --- API
@@ -368,6 +427,14 @@ MATRIX = [
     # (tests/verification/test_gate.py submits a complete one).
     R("verification-request-submit", "post", vr_ready,    API_ANON, 403,    403,   403,   400,     404,     404, label="ready"),
     R("verification-request-submit", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     403, label="submitted"),
+    R("verification-request-take", "post", vr_submitted,  API_ANON, 403,   403,   403,   403,     404,     200, label="submitted"),
+    R("verification-request-take", "post", vr_ready,      API_ANON, 403,   403,   403,   403,     404,     404, label="ready"),
+    R("verification-request-notes", "get", vr_submitted,  API_ANON, 403,   403,   403,   403,     404,     200, label="submitted"),
+    R("verification-request-notes", "get", vr_ready,      API_ANON, 403,   403,   403,   403,     404,     404, label="ready"),
+    R("verification-request-notes", "get", missing,       API_ANON, 404,   404,   404,   404,     404,     404, label="missing"),
+    R("verification-request-notes", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     201, label="submitted",
+      data=lambda w: {"text": "Sampled entries agree with the mentor's reads."}),
+    R("verification-request-notes", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     400, label="empty"),
     R("verification-request-decide", "post", vr_submitted, API_ANON, 403,   403,   403,   403,     404,     400, label="submitted"),
     R("verification-request-decide", "post", vr_ready,    API_ANON, 403,    403,   403,   403,     404,     404, label="ready"),
     # --- sessions: program members only (reviewers are outsiders to training sessions); leading a session
@@ -399,6 +466,15 @@ MATRIX = [
     R("session-detail",             "get",  session,      API_ANON, 200,    200,   200,   200,     404,     404),
     R("session-detail",             "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
     R("session-attend",             "post", session,      API_ANON, 200,    200,   403,   403,     404,     404),
+    # --- competency sign-offs (lists are scoped: outsiders and reviewers get an empty list)
+    R("sign-off-list",              "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
+    R("sign-off-list",              "post", none,         API_ANON, 400,    400,   400,   400,     400,     400),
+    R("sign-off-list",              "post", none,         API_ANON, 403,    403,   201,   201,     404,     404,
+      data=_sign_off_api, label="valid"),
+    R("sign-off-framework",         "get",  none,         API_ANON, 200,    200,   200,   200,     200,     200),
+    R("sign-off-detail",            "get",  sign_off,     API_ANON, 200,    403,   200,   200,     404,     404),
+    R("sign-off-detail",            "get",  missing,      API_ANON, 404,    404,   404,   404,     404,     404, label="missing"),
+    R("sign-off-amend",             "post", sign_off,     API_ANON, 403,    403,   400,   400,     404,     404),
     # --- program verification
     # The profile and submission are the director's; the review pages are for SCMR reviewers without a conflict of
     # interest (same-institution reviewers: tests/programs/test_program_verification.py). Refused steps (a draft has

@@ -135,6 +135,7 @@ def test_program_people_and_enrollments(debug_on):
 @pytest.mark.django_db
 def test_trainee2_meets_every_requirement_on_evidence_that_supports_it(debug_on):
     from assessments.models import SignOff
+    from assessments.selectors import competency_board
     from progress.selectors.reports import report_for
     from training.models import Attendance
     from trainingportal.engine.facts import NOT_LINKED
@@ -155,10 +156,15 @@ def test_trainee2_meets_every_requirement_on_evidence_that_supports_it(debug_on)
     # Performed means operating the scanner, and at least 25 of them in person.
     hands_on = report.requirement("hands_on")
     assert hands_on.detail["in_person"] >= 25 and hands_on.achieved >= 50
-    # Stress testing and device patients were signed in person.
-    assert set(
-        SignOff.objects.filter(enrollment=enrollment, delivery="in_person").values_list("competency__code", flat=True)
-    ) == {"stress-testing", "cied-scanning"}
+    # Every competency of the framework is signed off at the sign-off level, with evidence from the log; stress
+    # testing and device patients in person, on in-person entries.
+    board = competency_board(enrollment)
+    assert {item["status"] for item in board} == {"signed"}
+    for sign_off in SignOff.objects.filter(enrollment=enrollment).prefetch_related("evidence_entries"):
+        evidence = list(sign_off.evidence_entries.all())
+        assert evidence and all(e.enrollment_id == enrollment.pk and e.status == "signed" for e in evidence)
+        if sign_off.competency.in_person_required:
+            assert sign_off.delivery == "in_person" and {e.delivery for e in evidence} == {"in_person"}
     # Every signature that counts is a mentor's with a credential of at least Level II.
     for entry in CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED):
         assert entry.signed_by.credentials.filter(level__in=["II", "III"]).exists()

@@ -150,6 +150,7 @@ def test_whole_slice(client, director, reviewer, django_capture_on_commit_callba
             "statement": "Competent to perform and interpret CMR independently.",
             "password": PASSWORD,
             "otp_code": current_code(),
+            "attest": "on",
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from assessments.api import SignOffViewSet
 from cases.api import CaseLogViewSet
 from progress.api import EnrollmentViewSet
 from training.api import SessionViewSet
@@ -12,5 +13,6 @@ router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("case-logs", CaseLogViewSet, basename="case-log")
 router.register("verification-requests", VerificationRequestViewSet, basename="verification-request")
 router.register("sessions", SessionViewSet, basename="session")
+router.register("sign-offs", SignOffViewSet, basename="sign-off")
 
 urlpatterns = router.urls

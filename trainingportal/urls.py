@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from assessments import urls as assessment_urls
 from cases import urls as case_urls
 from programs import urls as program_urls
 from progress import urls as progress_urls
@@ -26,7 +27,10 @@ urlpatterns = [
     path("programs/", include((programs, "programs"))),
     path("program-verification/", include((verification_urls.program_urlpatterns, "verification"))),
     path("sessions/", include("training.urls")),
-    path("enrollments/", include((progress_urls.enrollment_urlpatterns, "trainees"))),
+    path(
+        "enrollments/",
+        include(([*progress_urls.enrollment_urlpatterns, *assessment_urls.enrollment_urlpatterns], "trainees")),
+    ),
     path("cases/", include(case_urls)),
     path("cases/io/", include((case_urls.io_urlpatterns, "cases_io"))),
     path("dossiers/", include((verification_urls.dossier_urlpatterns, "dossiers"))),

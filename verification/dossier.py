@@ -16,7 +16,8 @@ from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.selectors import sign_offs_for
+from assessments.framework import current_framework
+from assessments.selectors import competency_board, sign_offs_for
 from cases.selectors import agreement_summary, signed_entries
 from curriculum import cmr
 from curriculum.selectors import curriculum_topics
@@ -32,7 +33,7 @@ from .selectors import program_checklist
 # 3: the overlay note, the mentor's minimum level, the trainee-mentor agreement per field
 # 4: the director's final determination; sessions and participation, sign-offs, the S1-S15 checklist, coverage by
 #    diagnosis group, a richer case log (indication, diagnosis, sequences, session, agreement; topics by name)
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 
 
 def _credentials(user) -> list[dict]:
@@ -69,6 +70,7 @@ def _determination(enrollment) -> dict | None:
         "director": d.director.display_name,
         "signed_at": d.signed_at.isoformat(),
         "statement": d.statement,
+        "attestation": d.attestation,
         "in_person_assessed_on": d.in_person_assessed_on.isoformat() if d.in_person_assessed_on else None,
         "in_person_case": d.in_person_entry.case.reference if d.in_person_entry_id else None,
         "in_person_component": d.in_person_component,
@@ -80,12 +82,68 @@ def _determination(enrollment) -> dict | None:
     }
 
 
+SIGN_OFF_STATUS = {
+    "signed": "Signed off",
+    "prior_experience": "Prior experience",
+    "in_progress": "Below the sign-off level",
+    "virtual_only": "Signed only virtually",
+    "not_yet": "Not yet",
+}
+
+
+def _sign_offs(enrollment, framework) -> list[dict]:
+    """Every competency of the framework with its sign-off (signer, date, delivery, level, evidence, amendments)."""
+    detail = {s.competency_id: s for s in sign_offs_for(enrollment)}
+    rows = []
+    for item in competency_board(enrollment):
+        competency, sign_off = item["competency"], detail.get(item["competency"].pk)
+        row = {
+            "competency": competency.title,
+            "needs": "In person" if competency.in_person_required else "In person or virtual",
+            "status": SIGN_OFF_STATUS[item["status"]],
+            "met": item["status"] in ("signed", "prior_experience"),
+            "signer": None,
+            "date": None,
+            "delivery": None,
+            "entrustment": None,
+            "entrustment_label": None,
+            "evidence": "",
+            "amendments": 0,
+        }
+        if sign_off is not None:
+            entries, sessions = len(sign_off.evidence_entries.all()), len(sign_off.evidence_sessions.all())
+            row |= {
+                "signer": sign_off.signer.display_name,
+                "date": sign_off.signed_on.isoformat(),
+                "delivery": sign_off.get_delivery_display(),
+                "entrustment": sign_off.entrustment_level,
+                "entrustment_label": framework.level_label(sign_off.entrustment_level),
+                "evidence": ", ".join(
+                    part
+                    for part in (
+                        f"{entries} case{'s' if entries != 1 else ''}" if entries else "",
+                        f"{sessions} session{'s' if sessions != 1 else ''}" if sessions else "",
+                    )
+                    if part
+                ),
+                "amendments": sign_off.amendment_count,
+            }
+        elif item["prior"] is not None:
+            row |= {
+                "signer": item["prior"].recorded_by.display_name,
+                "date": item["prior"].recorded_at.date().isoformat(),
+            }
+        rows.append(row)
+    return rows
+
+
 def build_snapshot(verification_request) -> dict:
     """Collect everything the dossier prints, as plain JSON. A fixed number of queries, whatever the log size."""
     enrollment = verification_request.enrollment
     program = enrollment.program
     as_of: date = timezone.localtime(verification_request.created_at).date()
     report, _facts, ruleset, primary, points = progress_with_chart_data(enrollment, today=as_of)
+    framework = current_framework()
     primary_result = report.requirement(primary.key) if primary else None
     entries = list(signed_entries(enrollment))
     categories = list(curriculum_topics())
@@ -170,16 +228,12 @@ def build_snapshot(verification_request) -> dict:
             }
             for a in attended_sessions(enrollment)
         ],
-        "sign_offs": [
-            {
-                "competency": s.competency.title,
-                "signer": s.signer.display_name,
-                "date": s.signed_on.isoformat(),
-                "delivery": s.get_delivery_display(),
-                "entrustment": s.entrustment_level,
-            }
-            for s in sign_offs_for(enrollment)
-        ],
+        "competency_framework": {
+            "label": framework.label,
+            "sign_off_level": framework.sign_off_level,
+            "sign_off_label": framework.level_label(framework.sign_off_level),
+        },
+        "sign_offs": _sign_offs(enrollment, framework),
         "checklist": [
             {"code": line.code, "title": line.title, "status": line.status_label, "evidence": line.evidence}
             for line in program_checklist(program)

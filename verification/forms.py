@@ -143,6 +143,16 @@ class DecisionForm(forms.Form):
     )
 
 
+class ReviewNoteForm(forms.Form):
+    text = forms.CharField(
+        label="Add a note",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For SCMR reviewers only: the program and the trainee never see notes. Notes cannot be edited "
+        "later. No patient identifiers.",
+    )
+
+
 class RevokeForm(forms.Form):
     reason = forms.CharField(
         label="Why is the verification revoked?",
@@ -172,6 +182,7 @@ class DeterminationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="The determination in your words, e.g. competent to perform and interpret CMR independently.",
     )
+    attest = forms.BooleanField(label="I make this attestation as the program director.", required=True)
     password = forms.CharField(
         label="Your password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )

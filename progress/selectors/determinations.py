@@ -10,7 +10,7 @@ import json
 
 from django.db.models import Count, Max, Sum
 
-from assessments.models import FinalDetermination, PriorExperience, SignOff
+from assessments.models import FinalDetermination, PriorExperience, SignOff, SignOffAmendment
 from cases.models import CaseLogAmendment, CaseLogEntry
 from trainees.models import Enrollment, LeavePeriod
 
@@ -24,7 +24,7 @@ def _aggregate(queryset, *fields) -> list:
 
 
 def evidence_fingerprint(enrollment: Enrollment) -> str:
-    """SHA-256 of what the determination rests on. Six small aggregate queries, whatever the size of the log."""
+    """SHA-256 of what the determination rests on. Seven small aggregate queries, whatever the size of the log."""
     parts = {
         "entries": _aggregate(
             CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED),
@@ -43,6 +43,11 @@ def evidence_fingerprint(enrollment: Enrollment) -> str:
             ).first() or ()
         ],
     }  # fmt: skip
+    # An amended sign-off keeps its row: its amendments are part of the evidence. Added only when there are any, so
+    # that determinations signed before sign-offs could be amended keep their fingerprint.
+    amended = SignOffAmendment.objects.filter(sign_off__enrollment=enrollment)
+    if amended.exists():
+        parts["sign_off_amendments"] = _aggregate(amended, "created_at")
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

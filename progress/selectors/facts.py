@@ -214,8 +214,8 @@ def _other_facts(ids: list[int]) -> dict:
         )
 
     sign_offs: dict[int, list[SignOffFact]] = defaultdict(list)
-    for enrollment_id, code, delivery, signed_on, in_person in sign_off_rows(ids):
-        sign_offs[enrollment_id].append(SignOffFact(code, delivery, signed_on, in_person))
+    for enrollment_id, code, delivery, signed_on, in_person, entrusted in sign_off_rows(ids):
+        sign_offs[enrollment_id].append(SignOffFact(code, delivery, signed_on, in_person, entrusted))
     prior: dict[int, set[str]] = defaultdict(set)
     for enrollment_id, code in prior_experience_rows(ids):
         prior[enrollment_id].add(code)

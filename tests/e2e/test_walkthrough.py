@@ -208,11 +208,29 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     tpage.screenshot(path=screens / "progress.png", full_page=True)
 
     # 4e. The trainee completes their training (seeded here: months carried forward, 50 cases performed in person
-    # across the 15 topics, the in-person competencies signed). The director signs the final determination on the
+    # across the 15 topics, all competencies but one signed off). The director signs the final determination on the
     # trainee's dossiers page (linked from the progress page), re-authenticating, then requests a dossier and
     # submits it to SCMR from the page that shows what is submitted.
     enrollment = Enrollment.objects.get(trainee__email="theo@browser.test")
-    make_complete(enrollment, enrollment.mentors.get())
+    make_complete(enrollment, enrollment.mentors.get(), unsigned=("stress-testing",))
+
+    # ... the mentor signs off the last competency on its page: in person (stress testing needs it), at the
+    # sign-off level, with an in-person case of the log as evidence.
+    mpage.goto(f"/enrollments/{enrollment.pk}/competencies/")
+    expect(mpage.get_by_text("13 of 14")).to_be_visible()
+    mpage.get_by_role("link", name="Sign off Pharmacologic stress testing: patient supervision and safety").click()
+    expect(
+        mpage.get_by_role("heading", name="Pharmacologic stress testing: patient supervision and safety")
+    ).to_be_visible()
+    mpage.get_by_label("In person").check()
+    mpage.get_by_label(re.compile("4 — Performs independently")).check()
+    mpage.get_by_label("Entries of the case log").select_option(index=0)
+    mpage.get_by_label("Note").fill("Supervised a regadenoson stress study from screening to recovery.")
+    mpage.screenshot(path=screens / "sign-off.png", full_page=True)
+    mpage.get_by_role("button", name="Sign off", exact=True).click()
+    expect(mpage.get_by_role("status")).to_contain_text("signed off for Theo Trainee")
+    expect(mpage.get_by_text("14 of 14")).to_be_visible()
+    mpage.screenshot(path=screens / "competencies.png", full_page=True)
     dpage.goto(program_url)
     dpage.get_by_role("link", name="Theo Trainee").click()
     dpage.get_by_role("link", name="Request a verification dossier, or see the earlier ones").click()
@@ -222,6 +240,8 @@ def test_walkthrough(new_page, site_url, screens, totp, director, reviewer, brow
     expect(dpage.get_by_role("heading", name="Final determination")).to_be_visible()
     dpage.get_by_label("Competent to perform and interpret independently").check()
     dpage.get_by_label("Statement").fill("Competent to perform and interpret CMR examinations independently.")
+    expect(dpage.get_by_text("All 14 competencies signed off.")).to_be_visible()
+    dpage.get_by_label("I make this attestation as the program director.").check()
     dpage.get_by_label("Your password").fill(PASSWORD)
     dpage.get_by_label("Code from your authenticator app").fill(totp.code_for(director.email))
     dpage.screenshot(path=screens / "determination.png", full_page=True)

@@ -81,7 +81,10 @@ class BulkProgram:
             starts_at=starts - datetime.timedelta(days=7),
         )
         self.competency, _ = Competency.objects.get_or_create(
-            code=f"{prefix}-stress", defaults={"title": "Stress perfusion", "in_person_required": True}
+            framework="scmr-level-2",
+            version=1,
+            code=f"{prefix}-stress",
+            defaults={"title": "Stress perfusion", "in_person_required": True},
         )
 
     def add_trainees(self, n: int, *, mentored: bool = True, status: str = Enrollment.Status.ACTIVE) -> list:
@@ -444,7 +447,11 @@ def test_the_in_person_framework_and_prior_experience_become_facts(enrollment, o
     facts = gather_facts_for(reload([enrollment, other_enrollment]))
 
     # The framework's competencies that need in-person experience (seeded by migration), not the sign-offs.
-    framework = tuple(Competency.objects.filter(in_person_required=True).order_by("title").values_list("code", "title"))
+    framework = tuple(
+        Competency.objects.filter(framework="scmr-level-2", version=1, in_person_required=True)
+        .order_by("position", "code")
+        .values_list("code", "title")
+    )
     assert {code for code, _ in framework} >= {"stress-testing", "cied-scanning"}
     assert "mr-safety-screening" not in {code for code, _ in framework}
     assert facts[enrollment.pk].in_person_competencies == facts[other_enrollment.pk].in_person_competencies == framework

@@ -6,6 +6,7 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_
 from django.core.cache import cache
 from django.utils import timezone
 
+from assessments.selectors import current_competencies
 from curriculum.models import Category
 from verification.services.determinations import determination_sign
 
@@ -19,9 +20,9 @@ def current_code(secret: str = TOTP_SECRET) -> str:
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
 
 
-def make_complete(enrollment, mentor):
+def make_complete(enrollment, mentor, *, unsigned=()):
     """3 months and 150 interpretations carried forward from Level I; 50 signed in-person performed cases covering
-    the 15 topics; stress testing and device patients signed in person."""
+    the 15 topics; every competency signed off in person."""
     enrollment.start_date = timezone.localdate() - datetime.timedelta(days=120)
     enrollment.carried_forward_cases, enrollment.carried_forward_months = 150, 3
     enrollment.save()
@@ -36,8 +37,11 @@ def make_complete(enrollment, mentor):
             assisted_console=True,
             performed_on=timezone.localdate() - datetime.timedelta(days=1 + i),
         )
-    for code in ("stress-testing", "cied-scanning"):
-        SignOffFactory(enrollment=enrollment, competency_code=code, signer=mentor)
+    # Every competency of the framework signed off at the sign-off level, in person (stress testing and device
+    # patients need it), with an entry of the log as evidence.
+    evidence = enrollment.entries.filter(status="signed").order_by("id").first()
+    for code in current_competencies().exclude(code__in=unsigned).values_list("code", flat=True):
+        SignOffFactory(enrollment=enrollment, competency_code=code, signer=mentor).evidence_entries.add(evidence)
     return enrollment
 
 
@@ -47,6 +51,7 @@ def sign_determination(director, enrollment, **overrides):
         "statement": "Competent to perform and interpret CMR examinations independently.",
         "password": PASSWORD,
         "otp_code": current_code(),
+        "attest": True,
         **overrides,
     }
     return determination_sign(actor=director, enrollment=enrollment, **data)

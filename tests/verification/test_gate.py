@@ -9,13 +9,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import FinalDetermination
+from assessments.models import FinalDetermination, SignOff
 from cases import services as case_services
 from cases.models import CaseLogEntry
 from programs.models import Program
 from progress.selectors.determinations import determination_state
+from progress.selectors.reports import report_for
 from verification.models import VerificationRequest
-from verification.services.determinations import signature_of
+from verification.services.determinations import ATTESTATION, signature_of
 
 from ..conftest import api_as
 from ..factories import PASSWORD, VerificationRequestFactory
@@ -100,13 +101,50 @@ def test_the_page_signs_with_reauthentication_and_refuses_a_wrong_code(client, c
     client.force_login(director)
     url = reverse("dossiers:determination", args=[complete.pk])
     data = {"decision": "competent", "statement": "Competent to perform and interpret CMR independently.",
-            "password": PASSWORD, "otp_code": "000000"}  # fmt: skip
+            "password": PASSWORD, "otp_code": "000000", "attest": "on"}  # fmt: skip
 
     assert client.get(url).status_code == 200
     refused = client.post(url, data)
     assert refused.status_code == 400 and "otp_code" in refused.context["form"].errors
     assert client.post(url, {**data, "otp_code": current_code()}).status_code == 302
     assert FinalDetermination.objects.filter(enrollment=complete).exists()
+
+
+def test_signing_needs_the_attestation_and_keeps_its_words(client, complete, director):
+    client.force_login(director)
+    url = reverse("dossiers:determination", args=[complete.pk])
+    data = {"decision": "competent", "statement": "Competent to perform and interpret CMR independently.",
+            "password": PASSWORD, "otp_code": current_code()}  # fmt: skip
+    page = client.get(url).content.decode()
+    assert "this final determination is mine" in page
+
+    refused = client.post(url, data)
+    assert refused.status_code == 400 and "attest" in refused.context["form"].errors
+    with pytest.raises(ValidationError) as no_attest:
+        sign_determination(director, complete, attest=False)
+    assert "attest" in no_attest.value.message_dict
+    assert not FinalDetermination.objects.filter(enrollment=complete).exists()
+
+    determination = sign_determination(director, complete)
+    assert determination.attestation == ATTESTATION
+    assert determination.signature_hash == signature_of(determination)
+    determination.attestation = "Something else."
+    assert signature_of(determination) != determination.signature_hash  # the words are under the signature
+
+
+def test_competent_needs_every_competency_signed_off(complete, director):
+    lge = SignOff.objects.get(enrollment=complete, competency__code="lge-viability")
+    SignOff.objects.filter(pk=lge.pk).update(entrustment_level=3)
+    SignOff.objects.filter(enrollment=complete, competency__code="congenital").delete()
+    assert report_for(complete).all_met  # the ruleset's requirements do not list these competencies
+
+    with pytest.raises(ValidationError) as refused:
+        sign_determination(director, complete)
+    message = refused.value.message_dict["decision"][0]
+    assert "every competency signed off" in message
+    assert "Late gadolinium enhancement" in message and "Congenital heart disease" in message
+    # "Not yet competent" can always be recorded.
+    assert sign_determination(director, complete, decision="not_yet").decision == "not_yet"
 
 
 # --- the gate, one condition at a time ------------------------------------------------------------------------------

@@ -5,7 +5,16 @@
 
 from .evaluate import Report, RequirementResult, evaluate
 from .facts import EntryFact, Facts, LectureFact, ProgramFacts, SessionFact, SignOffFact
-from .rulesets import Rule, Ruleset, RulesetError, get_ruleset, list_rulesets, load_ruleset, merge_local_rules
+from .rulesets import (
+    Rule,
+    Ruleset,
+    RulesetError,
+    get_ruleset,
+    list_rulesets,
+    load_ruleset,
+    load_yaml,
+    merge_local_rules,
+)
 
 __all__ = [
     "EntryFact",
@@ -23,5 +32,6 @@ __all__ = [
     "get_ruleset",
     "list_rulesets",
     "load_ruleset",
+    "load_yaml",
     "merge_local_rules",
 ]

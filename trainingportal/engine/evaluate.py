@@ -451,7 +451,9 @@ class _Evaluator:
         return {
             s.competency
             for s in self.facts.sign_offs
-            if s.date <= self.today and not (self.overlay and s.in_person_required and s.delivery != "in_person")
+            if s.entrusted
+            and s.date <= self.today
+            and not (self.overlay and s.in_person_required and s.delivery != "in_person")
         }
 
     def competency_signoffs(self, rule: Rule) -> RequirementResult:
@@ -475,7 +477,11 @@ class _Evaluator:
         # sign-off never meets it.
         framework = facts.in_person_competencies
         if framework:
-            in_person = {s.competency for s in facts.sign_offs if s.delivery == "in_person" and s.date <= self.today}
+            in_person = {
+                s.competency
+                for s in facts.sign_offs
+                if s.delivery == "in_person" and s.entrusted and s.date <= self.today
+            }
             done = [code for code, _ in framework if code in in_person or code in facts.prior_experience]
             virtual_only = {
                 s.competency

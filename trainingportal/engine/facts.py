@@ -132,6 +132,8 @@ class SignOffFact:
     delivery: str  # in_person | virtual
     date: date
     in_person_required: bool = False
+    # At or above the framework's sign-off level (independent practice); a lower level is progress, not a sign-off.
+    entrusted: bool = True
 
 
 @dataclass(frozen=True)

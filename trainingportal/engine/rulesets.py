@@ -265,9 +265,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def load_yaml(path: Path) -> Any:
+    """A data file (ruleset, competency framework): safe YAML that refuses a repeated key."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+
+
 def load_ruleset(path: Path) -> Ruleset:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+        data = load_yaml(path)
     except yaml.YAMLError as exc:
         raise RulesetError(f"{path.name}: not valid YAML: {exc}") from exc
     ruleset = parse_ruleset(data, origin=path.name)

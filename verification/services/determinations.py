@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessments.models import FinalDetermination
+from assessments.selectors import competency_board
 from cases.models import CaseLogEntry
 from progress.selectors.determinations import evidence_fingerprint
 from progress.selectors.reports import report_for
@@ -19,6 +20,14 @@ from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi_fields
 
 Decision = FinalDetermination.Decision
+# What the director attests by signing, stored word for word with the determination and printed in the dossier.
+ATTESTATION = (
+    'I am the director of this training program and this final determination is mine (SCMR 2021: "The final '
+    "determination of a trainee's competency to independently perform and interpret CMR studies is up to the "
+    'program director"). I have reviewed the requirement report, the case log, the competency sign-offs and the '
+    "participation evidence it rests on; the in-person final assessment recorded here took place as described; and "
+    "to my knowledge the record holds no patient identifiers."
+)
 LABELS = {"statement": "Statement", "in_person_component": "In-person final assessment"}
 
 
@@ -46,6 +55,8 @@ def signature_of(determination: FinalDetermination) -> str:
         "in_person_entry": determination.in_person_entry_id,
         "in_person_component": determination.in_person_component,
         "statement": determination.statement,
+        # Only when there is one, so that determinations signed before the attestation keep their signature.
+        **({"attestation": determination.attestation} if determination.attestation else {}),
         "ruleset": determination.ruleset,
         "requirements_met": determination.requirements_met,
         "report_sha256": determination.report_sha256,
@@ -67,6 +78,7 @@ def determination_sign(
     in_person_component: str = "",
     in_person_assessed_on: date | None = None,
     in_person_entry: int | None = None,
+    attest: bool = False,
 ) -> FinalDetermination:
     enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
     if enrollment.program.director_id != actor.pk:
@@ -96,6 +108,16 @@ def determination_sign(
     report = report_for(enrollment, today=today)
     if decision == Decision.COMPETENT and not report.all_met:
         errors["decision"] = "Competent needs every requirement met; still missing: " + "; ".join(report.missing)
+    elif decision == Decision.COMPETENT:
+        unsigned = [
+            item["competency"].title
+            for item in competency_board(enrollment)
+            if item["status"] not in ("signed", "prior_experience")
+        ]
+        if unsigned:
+            errors["decision"] = "Competent needs every competency signed off; not yet: " + "; ".join(unsigned)
+    if not attest:
+        errors["attest"] = "Confirm the attestation to sign."
     if errors:
         raise ValidationError(errors)
     check_phi_fields({"statement": statement, "in_person_component": in_person_component}, LABELS)
@@ -105,6 +127,7 @@ def determination_sign(
         director=actor,
         decision=decision,
         statement=statement,
+        attestation=ATTESTATION,
         in_person_component=in_person_component,
         in_person_assessed_on=in_person_assessed_on,
         in_person_entry=entry,

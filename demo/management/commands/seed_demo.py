@@ -29,7 +29,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from assessments.models import Competency, SignOff
+from assessments.models import SignOff
+from assessments.selectors import current_competencies
 from cases.models import Case, CaseLogEntry
 from curriculum import cmr
 from curriculum.models import Category
@@ -915,8 +916,8 @@ class _Seeder:
             new.append(CaseLogEntry(enrollment=enrollment, case_id=case_ids[ref], **spec))
         CaseLogEntry.objects.bulk_create(new, batch_size=500)
         for plan, enrollment in enrollments:
-            if plan.complete:
-                self._in_person_sign_offs(enrollment)
+            if plan.complete or plan.cases >= 50:
+                self._sign_offs(enrollment, complete=plan.complete)
         return len(new)
 
     def _attended_review(self, program: Program, enrollment: Enrollment, spec: dict) -> TrainingSession:
@@ -947,21 +948,37 @@ class _Seeder:
         )
         return session
 
-    def _in_person_sign_offs(self, enrollment: Enrollment) -> None:
-        """Stress testing and patients with devices, signed in person by the director (SCMR 2021: they "may require
-        an in-person experience")."""
-        signed_on = min(enrollment.start_date + timedelta(days=120), self.today)
-        for competency in Competency.objects.filter(in_person_required=True):
-            SignOff.objects.get_or_create(
+    def _sign_offs(self, enrollment: Enrollment, *, complete: bool) -> None:
+        """The competency framework signed off with evidence from the log: every competency for the trainee who has
+        completed (stress testing and patients with devices in person, as SCMR 2021 expects), the first few, some
+        still below the sign-off level, for a trainee mid-way. Evidence: signed in-person entries."""
+        evidence = list(
+            CaseLogEntry.objects.filter(
+                enrollment=enrollment, status=CaseLogEntry.Status.SIGNED, delivery=CaseLogEntry.Delivery.IN_PERSON
+            ).order_by("performed_on", "id")[:40]
+        )
+        if not evidence:
+            return
+        competencies = list(current_competencies())
+        if not complete:
+            competencies = competencies[:4]
+        signer = self.users[DIRECTOR] if complete else self.users[MENTOR]
+        for i, competency in enumerate(competencies):
+            linked = [evidence[(3 * i + k) % len(evidence)] for k in range(3)]
+            signed_on = max(linked[-1].performed_on, min(enrollment.start_date + timedelta(days=100 + i), self.today))
+            sign_off, created = SignOff.objects.get_or_create(
                 enrollment=enrollment,
                 competency=competency,
                 defaults={
-                    "signer": self.users[DIRECTOR],
-                    "signed_on": signed_on,
+                    "signer": signer,
+                    "signed_on": min(signed_on, self.today),
                     "delivery": SignOff.Delivery.IN_PERSON,
-                    "entrustment_level": 4,
+                    "entrustment_level": 4 if complete or i % 2 == 0 else 3,
+                    "note": "Observed at the console and at the reporting station.",
                 },
             )
+            if created:
+                sign_off.evidence_entries.set(linked)
 
     def _study(self, ref: str, spec: dict) -> dict:
         """What the study was, from its template; no random draw (a re-run draws the same references)."""
