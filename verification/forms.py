@@ -142,6 +142,10 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Reasons (required when returning)"
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["decision_reasons"].not_optional = True  # the label says when it is required
+
 
 class ReviewNoteForm(forms.Form):
     text = forms.CharField(

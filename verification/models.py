@@ -140,3 +140,21 @@ class VerificationRequest(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in self.IN_PROGRESS
+
+
+class ReviewNote(models.Model):
+    """An SCMR reviewer's working note on a dossier. Append-only (no edit or delete anywhere), de-identified (PHI
+    guard), and for SCMR reviewers only: never shown to the program's director, mentors or the trainee, never in an
+    e-mail, never in the dossier."""
+
+    request = models.ForeignKey(VerificationRequest, on_delete=models.CASCADE, related_name="review_notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(text=""), name="review_note_not_empty")]
+
+    def __str__(self) -> str:
+        return f"Note on {self.request_id} by {self.author_id}"

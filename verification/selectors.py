@@ -6,6 +6,8 @@ a trainee's dossier once it is submitted — never of a program they belong to, 
 """
 
 import random
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -27,10 +29,11 @@ from progress.selectors.determinations import determination_state
 from progress.selectors.reports import report_for
 from training.selectors import program_training_totals
 from trainingportal.core.access import Access
+from trainingportal.core.models import AuditEvent
 from trainingportal.engine import RulesetError, get_ruleset
 
 from . import compliance
-from .models import FeedbackResponse, ProgramReview, ProgramReviewEvent, VerificationRequest
+from .models import FeedbackResponse, ProgramReview, ProgramReviewEvent, ReviewNote, VerificationRequest
 
 Role = Membership.Role
 Status = VerificationRequest.Status
@@ -227,7 +230,9 @@ DOSSIER_ACTIONS: dict[str, tuple[set[str], set[str] | None]] = {
     "download": ({"trainee", "director", "reviewer"}, set(VerificationRequest.HAS_DOSSIER)),
     "submit": ({"director"}, {Status.READY}),
     "retry": ({"director"}, {Status.FAILED}),
+    "take": ({"reviewer"}, {Status.SUBMITTED}),
     "review": ({"reviewer"}, {Status.SUBMITTED, Status.UNDER_REVIEW}),
+    "notes": ({"reviewer"}, None),
     "revoke": ({"reviewer"}, {Status.VERIFIED}),
 }
 
@@ -267,6 +272,95 @@ def dossier_review_queue(user) -> QuerySet[VerificationRequest]:
         .exclude(enrollment__program_id__in=conflicted_program_ids(user))
         .order_by("submitted_at", "id")
     )
+
+
+def review_notes(access: Access[VerificationRequest]) -> list[ReviewNote]:
+    """The SCMR reviewers' notes on a dossier, oldest first; nothing for anyone else (the director, mentors and the
+    trainee never see them, whatever else they may see of the dossier)."""
+    if not access.has("reviewer"):
+        return []
+    return list(ReviewNote.objects.filter(request=access.obj).select_related("author").order_by("created_at", "id"))
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    label: str
+    actor: object  # a User, or None for the platform itself (generation)
+    at: datetime
+    detail: str = ""
+
+
+_HISTORY_LABELS = {
+    "verification_request.create": "Dossier requested",
+    "verification_request.ready": "Dossier generated",
+    "verification_request.retry": "Generation started again",
+    "verification_request.submit": "Submitted to SCMR",
+    "verification_request.take": "Taken under review",
+    "verification_request.note": "Note added",
+    "verification_request.revoke": "Verification revoked",
+}
+# Steps the row itself records, for dossiers whose audit events are missing (older rows, data loaded by hand).
+_FIELD_STEPS = {
+    "verification_request.ready": ("ready_at", None),
+    "verification_request.submit": ("submitted_at", None),
+    "verification_request.decide": ("decided_at", "reviewer"),
+    "verification_request.revoke": ("revoked_at", "revoked_by"),
+}
+
+
+def _decision_label(status: str | None) -> str:
+    return {Status.VERIFIED: "Verified", Status.RETURNED: "Returned to the program"}.get(status, "Decided")
+
+
+def dossier_history(access: Access[VerificationRequest]) -> list[HistoryStep]:
+    """A dossier's history for its SCMR reviewers, oldest first: generated, submitted, taken, notes added, returned
+    or verified with the reasons, revoked; who and when. From the audit log (one query), completed from the row's
+    own dates where an event is missing."""
+    if not access.has("reviewer"):
+        return []
+    vr = access.obj
+    events = AuditEvent.objects.filter(
+        object_type=VerificationRequest._meta.label_lower,
+        object_id=str(vr.pk),
+        action__in=[*_HISTORY_LABELS, "verification_request.decide"],
+    ).select_related("actor")
+    steps, seen = [], set()
+    for event in events.order_by("created_at", "id"):
+        seen.add(event.action)
+        after = event.after if isinstance(event.after, dict) else {}
+        if event.action == "verification_request.decide":
+            steps.append(
+                HistoryStep(
+                    _decision_label(after.get("status")),
+                    event.actor,
+                    event.created_at,
+                    after.get("reasons", vr.decision_reasons),
+                )
+            )
+        elif event.action == "verification_request.revoke":
+            steps.append(
+                HistoryStep(
+                    _HISTORY_LABELS[event.action], event.actor, event.created_at, after.get("reason", vr.revoked_reason)
+                )
+            )
+        else:
+            steps.append(HistoryStep(_HISTORY_LABELS[event.action], event.actor, event.created_at))
+    for action, (field, actor_field) in _FIELD_STEPS.items():
+        at = getattr(vr, field)
+        if action in seen or at is None:
+            continue
+        actor = getattr(vr, actor_field) if actor_field else None
+        if action == "verification_request.decide":
+            label, detail = (
+                _decision_label(vr.status if vr.status != Status.REVOKED else Status.VERIFIED),
+                vr.decision_reasons,
+            )
+        elif action == "verification_request.revoke":
+            label, detail = _HISTORY_LABELS[action], vr.revoked_reason
+        else:
+            label, detail = _HISTORY_LABELS[action], ""
+        steps.append(HistoryStep(label, actor, at, detail))
+    return sorted(steps, key=lambda step: step.at)
 
 
 def verification_requests_for_user(user) -> QuerySet[VerificationRequest]:

@@ -26,6 +26,8 @@ dossier_urlpatterns = [
     path("<int:pk>/case-log.csv", dossiers.case_log_csv_download, name="download_csv"),
     path("<int:pk>/submit/", dossiers.request_submit, name="submit"),
     path("<int:pk>/retry/", dossiers.request_retry, name="retry"),
+    path("<int:pk>/take/", dossiers.request_take, name="take"),
+    path("<int:pk>/notes/", dossiers.request_note_add, name="note_add"),
     path("<int:pk>/decide/", dossiers.request_decide, name="decide"),
     path("<int:pk>/revoke/", dossiers.request_revoke, name="revoke"),
 ]

@@ -1,8 +1,8 @@
-import django_filters
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -11,8 +11,10 @@ from trainingportal.core.api import AccessFunctionMixin
 
 from .. import selectors
 from ..dossier import dossier_response
-from ..models import VerificationRequest
+from ..filters import DossierFilter
+from ..models import ReviewNote, VerificationRequest
 from ..services import dossiers as services
+from ..services import notes as note_services
 
 
 class VerificationRequestSerializer(serializers.ModelSerializer):
@@ -58,21 +60,32 @@ class DecisionSerializer(serializers.Serializer):
     reasons = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class VerificationRequestFilter(django_filters.FilterSet):
-    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+class ReviewNoteSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.display_name", read_only=True)
 
     class Meta:
-        model = VerificationRequest
-        fields = ["status", "enrollment"]
+        model = ReviewNote
+        fields = ["id", "author", "text", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description="Dossiers of your own enrollments, of the programs you direct and, for SCMR reviewers, the "
+        "review queue (never a program you belong to or of your own institution, whatever the filters). Newest "
+        "first; `?ordering=submitted_at` lists the oldest submission first, as the reviewer's queue page does."
+    )
+)
 class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Verification dossiers. Directors request and submit them; SCMR reviewers download and decide."""
+    """Verification dossiers. Directors request and submit them; SCMR reviewers take, annotate, download and
+    decide."""
 
     serializer_class = VerificationRequestSerializer
     access_function = staticmethod(selectors.get_verification_request_for_user)
-    object_action = {"dossier": "download", "submit": "submit", "decide": "review"}
-    filterset_class = VerificationRequestFilter
+    object_action = {"dossier": "download", "submit": "submit", "take": "take", "decide": "review", "notes": "notes"}
+    filterset_class = DossierFilter
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    ordering_fields = ["submitted_at", "created_at"]
 
     def get_queryset(self):
         return selectors.verification_requests_for_user(self.request.user).order_by("-created_at", "-id")
@@ -97,6 +110,31 @@ class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, v
     def submit(self, request, pk=None):
         vr = services.verification_request_submit(actor=request.user, vr=self.get_object())
         return Response(self.get_serializer(vr).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def take(self, request, pk=None):
+        vr = services.verification_request_take(actor=request.user, vr=self.get_object())
+        return Response(self.get_serializer(vr).data)
+
+    @extend_schema(
+        methods=["GET"], responses=ReviewNoteSerializer(many=True), description="SCMR reviewers' notes, oldest first."
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ReviewNoteSerializer,
+        responses={201: ReviewNoteSerializer},
+        description="Append a note (never edited later; no patient identifiers). SCMR reviewers only.",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def notes(self, request, pk=None):
+        access = self.get_access()
+        if request.method == "POST":
+            data = ReviewNoteSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            note = note_services.review_note_add(actor=request.user, vr=access.obj, text=data.validated_data["text"])
+            return Response(ReviewNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+        return Response(ReviewNoteSerializer(selectors.review_notes(access), many=True).data)
 
     @extend_schema(request=DecisionSerializer)
     @action(detail=True, methods=["post"])

@@ -1,4 +1,9 @@
-"""Writes for verification requests: request, generate (Celery), submit to SCMR, review, decide, retry, sweep."""
+"""Writes for verification requests: request, generate (Celery), submit to SCMR, take, decide, revoke, retry, sweep.
+
+Each step the program sees (submitted, taken under review, returned, verified, revoked) e-mails the program director
+after commit, and the trainee too when the dossier is verified or returned. The e-mail names the trainee, the level and
+the new status, gives the reasons where there are any and the link to the dossier page; never a reviewer's note.
+"""
 
 import hashlib
 import logging
@@ -9,14 +14,17 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from programs.models import Membership
 from programs.selectors import is_program_member
 from trainingportal.core.audit import log_action
-from trainingportal.core.pdf import RENDER_ERRORS
+from trainingportal.core.pdf import RENDER_ERRORS, absolute_url
 from trainingportal.core.phi import check_phi_fields
 
 from ..dossier import build_snapshot, render_dossier
@@ -126,14 +134,63 @@ def verification_request_retry(*, actor, vr: VerificationRequest) -> Verificatio
     return vr
 
 
-def _transition(vr, *, actor, action: str, from_statuses, **changes) -> VerificationRequest:
+# --- e-mails to the program (after commit; a failure is logged and never undoes the step)
+
+# Steps the program hears about; the trainee hears about the decision only.
+_TRAINEE_STEPS = {Status.VERIFIED, Status.RETURNED}
+
+
+def _send_step_mail(*, subject: str, message: str, recipients: list[str], code: str, step: str) -> None:
+    try:
+        send_mail(
+            subject=subject,
+            message=message,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
+    except Exception:  # an SMTP outage must not surface as an error to a reviewer whose decision is already saved
+        logger.exception("The %s e-mail of dossier %s could not be sent", step, code)
+
+
+def _mail_step(vr: VerificationRequest) -> None:
+    """Queue the e-mails for the step `vr` has just reached (its status). Reasons come from the row; reviewer notes
+    are a separate table this never reads."""
+    enrollment = vr.enrollment
+    trainee, director = enrollment.trainee, enrollment.program.director
+    context = {
+        "vr": vr,
+        "trainee": trainee,
+        "program": enrollment.program,
+        "level": enrollment.target_level,
+        "status_label": vr.get_status_display(),
+        "reasons": vr.revoked_reason if vr.status == Status.REVOKED else vr.decision_reasons,
+        "link": absolute_url(reverse("dossiers:detail", args=[vr.pk])),
+    }
+    subject = f"[trainingportal] {trainee.display_name}, Level {enrollment.target_level}: {vr.get_status_display()}"
+    messages = []
+    if director.email:
+        messages.append(([director.email], render_to_string("emails/dossier_step.txt", {**context, "to": "director"})))
+    if vr.status in _TRAINEE_STEPS and trainee.email and trainee.email != director.email:
+        messages.append(([trainee.email], render_to_string("emails/dossier_step.txt", {**context, "to": "trainee"})))
+    for recipients, message in messages:
+        transaction.on_commit(
+            lambda recipients=recipients, message=message, code=vr.code, step=vr.status: _send_step_mail(
+                subject=subject, message=message, recipients=recipients, code=code, step=step
+            )
+        )
+
+
+def _transition(vr, *, actor, action: str, from_statuses, audit: dict | None = None, **changes) -> VerificationRequest:
     moved = VerificationRequest.objects.filter(pk=vr.pk, status__in=from_statuses).update(**changes)
     if not moved:
         vr.refresh_from_db()
         raise ValidationError(f"This dossier is {vr.get_status_display().lower()} now; nothing was changed.")
     before = vr.status
     vr.refresh_from_db()
-    log_action(actor=actor, action=action, obj=vr, before={"status": before}, after={"status": vr.status})
+    log_action(
+        actor=actor, action=action, obj=vr, before={"status": before}, after={"status": vr.status, **(audit or {})}
+    )
+    _mail_step(vr)
     return vr
 
 
@@ -157,10 +214,31 @@ def verification_request_submit(*, actor, vr: VerificationRequest) -> Verificati
     )
 
 
+def _check_reviewer(actor, vr: VerificationRequest, what: str) -> None:
+    if not actor.is_reviewer or is_conflicted(actor, vr.enrollment.program):
+        raise PermissionDenied(f"Only an SCMR reviewer without a conflict of interest {what}.")
+
+
+@transaction.atomic
+def verification_request_take(*, actor, vr: VerificationRequest) -> VerificationRequest:
+    """A reviewer takes a submitted dossier: it is under review, theirs to decide; the director hears of it."""
+    _check_reviewer(actor, vr, "takes a dossier")
+    return _transition(
+        vr,
+        actor=actor,
+        action="verification_request.take",
+        from_statuses=[Status.SUBMITTED],
+        status=Status.UNDER_REVIEW,
+        reviewer=actor,
+    )
+
+
 @transaction.atomic
 def verification_request_decide(*, actor, vr: VerificationRequest, verified: bool, reasons: str) -> VerificationRequest:
-    if not actor.is_reviewer or is_conflicted(actor, vr.enrollment.program):
-        raise PermissionDenied("Only an SCMR reviewer without a conflict of interest decides on a dossier.")
+    _check_reviewer(actor, vr, "decides on a dossier")
+    current = VerificationRequest.objects.filter(pk=vr.pk).values("status", "reviewer_id").first() or {}
+    if current.get("status") == Status.UNDER_REVIEW and current.get("reviewer_id") not in (None, actor.pk):
+        raise PermissionDenied("Another SCMR reviewer has taken this dossier.")
     check_phi_fields({"decision_reasons": reasons}, {"decision_reasons": "Reasons"})
     if not verified and not reasons.strip():
         raise ValidationError({"decision_reasons": "Say why the dossier is returned, so the program can act on it."})
@@ -172,6 +250,7 @@ def verification_request_decide(*, actor, vr: VerificationRequest, verified: boo
         actor=actor,
         action="verification_request.decide",
         from_statuses=[Status.SUBMITTED, Status.UNDER_REVIEW],
+        audit={"reasons": reasons.strip()},
         status=Status.VERIFIED if verified else Status.RETURNED,
         reviewer=actor,
         decision_reasons=reasons.strip(),
@@ -182,8 +261,7 @@ def verification_request_decide(*, actor, vr: VerificationRequest, verified: boo
 @transaction.atomic
 def verification_request_revoke(*, actor, vr: VerificationRequest, reason: str) -> VerificationRequest:
     """SCMR withdraws a verification, with the reason; the public check page shows it from then on."""
-    if not actor.is_reviewer or is_conflicted(actor, vr.enrollment.program):
-        raise PermissionDenied("Only an SCMR reviewer without a conflict of interest revokes a verification.")
+    _check_reviewer(actor, vr, "revokes a verification")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the verification is revoked; the public check page shows it."})
@@ -193,6 +271,7 @@ def verification_request_revoke(*, actor, vr: VerificationRequest, reason: str) 
         actor=actor,
         action="verification_request.revoke",
         from_statuses=[Status.VERIFIED],
+        audit={"reason": reason},
         status=Status.REVOKED,
         revoked_at=timezone.now(),
         revoked_by=actor,

@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from progress.selectors.determinations import determination_state
@@ -11,8 +13,12 @@ from trainingportal.core.forms import add_service_errors
 
 from .. import selectors
 from ..dossier import dossier_response, snapshot_download
-from ..forms import DecisionForm, RevokeForm
+from ..filters import ReviewQueueFilter
+from ..forms import DecisionForm, ReviewNoteForm, RevokeForm
 from ..services import dossiers as services
+from ..services import notes as note_services
+
+QUEUE_PAGE_SIZE = 25
 
 
 @login_required
@@ -45,33 +51,65 @@ def enrollment_dossiers(request, enrollment_pk: int):
 
 @login_required
 def request_detail(request, pk: int):
-    vr, roles = selectors.get_verification_request_for_user(request.user, pk, action="view")
+    access = selectors.get_verification_request_for_user(request.user, pk, action="view")
+    return render(request, "verification/request_detail.html", _detail_context(request.user, access))
+
+
+def _detail_context(user, access, **forms) -> dict:
+    """The dossier page for whoever may see it: the reviewer's parts (sample, notes, history, decision) only for an
+    SCMR reviewer without a conflict of interest. `forms` replaces a blank form with one submitted with errors."""
+    vr, roles = access
+    is_reviewer = "reviewer" in roles
     context = {
         "vr": vr,
         "is_director": "director" in roles,
-        "can_review": request.user.is_reviewer and vr.status in {"submitted", "under_review"},
+        "is_reviewer": is_reviewer,
+        "can_take": is_reviewer and vr.status == "submitted",
+        # Once a reviewer has taken it, the decision is theirs (the service refuses anyone else too).
+        "can_review": is_reviewer
+        and (vr.status == "submitted" or (vr.status == "under_review" and vr.reviewer_id in (None, user.pk))),
         "decision_form": DecisionForm(),
-        "revoke_form": RevokeForm() if request.user.is_reviewer and vr.status == "verified" else None,
+        "revoke_form": RevokeForm() if is_reviewer and vr.status == "verified" else None,
+        "note_form": ReviewNoteForm() if is_reviewer else None,
         # The reviewer's drill-down: 10 signed entries drawn at random, with both reads and the agreement.
-        "sample": selectors.sampled_entries(vr) if "reviewer" in roles else None,
+        "sample": selectors.sampled_entries(vr) if is_reviewer else None,
+        "notes": selectors.review_notes(access),
+        "history": selectors.dossier_history(access),
         **_gate_context(vr),
     }
-    return render(request, "verification/request_detail.html", context)
+    context.update(forms)
+    return context
 
 
 def _gate_context(vr) -> dict:
     return {"gate": selectors.dossier_gate(vr)} if vr.status not in {"queued", "generating", "failed"} else {}
 
 
+def _seconds(start, end) -> float | None:
+    return round((end - start).total_seconds(), 1) if start and end else None
+
+
 @login_required
 def request_status(request, pk: int):
+    """Polled by the dossier page (static/js/dossier-status.js) while the job runs: the phase and how long it has
+    taken, measured on the server's clock (queued -> generating -> ready, or failed)."""
     vr = selectors.get_verification_request_for_user(request.user, pk, action="view").obj
+    now = timezone.now()
+    generating = vr.status == vr.Status.GENERATING
+    end = vr.ready_at if vr.has_dossier and vr.ready_at else now
     return JsonResponse(
         {
             "status": vr.status,
             "status_display": vr.get_status_display(),
             "failure_reason": vr.failure_reason,
             "in_progress": vr.in_progress,
+            "attempts": vr.attempts,
+            # Since the director asked for it; frozen once the PDF is ready.
+            "elapsed_seconds": _seconds(vr.created_at, end),
+            # How long the job waited for a worker (None while it still waits), and how long rendering has run.
+            "queued_seconds": None if vr.status == vr.Status.QUEUED else _seconds(vr.created_at, vr.started_at),
+            "generating_seconds": _seconds(vr.started_at, now) if generating else None,
+            "render_seconds": round(vr.render_ms / 1000, 1) if vr.render_ms is not None else None,
         }
     )
 
@@ -131,15 +169,52 @@ def request_retry(request, pk: int):
 
 @login_required
 def review_queue(request):
+    """SCMR reviewers' dossiers, oldest submission first, filtered in the database, 25 a page."""
     if not request.user.is_reviewer:
         raise PermissionDenied("The verification queue is for SCMR reviewers.")
-    return render(request, "verification/review_queue.html", {"queue": selectors.dossier_review_queue(request.user)})
+    filters = ReviewQueueFilter(request.GET, queryset=selectors.dossier_review_queue(request.user), request=request)
+    page = Paginator(filters.qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filters": filters, "page": page, "query": query.urlencode(), "filtered": bool(query)}
+    return render(request, "verification/review_queue.html", context)
+
+
+@login_required
+@require_POST
+def request_take(request, pk: int):
+    vr = selectors.get_verification_request_for_user(request.user, pk, action="take").obj
+    try:
+        services.verification_request_take(actor=request.user, vr=vr)
+        messages.success(request, f"Dossier {vr.code} is yours to review; the program director is told.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("dossiers:detail", pk=vr.pk)
+
+
+@login_required
+@require_POST
+def request_note_add(request, pk: int):
+    access = selectors.get_verification_request_for_user(request.user, pk, action="notes")
+    form = ReviewNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            note_services.review_note_add(actor=request.user, vr=access.obj, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Note added.")
+            return redirect("dossiers:detail", pk=access.obj.pk)
+    return render(
+        request, "verification/request_detail.html", _detail_context(request.user, access, note_form=form), status=400
+    )
 
 
 @login_required
 @require_POST
 def request_decide(request, pk: int):
-    vr = selectors.get_verification_request_for_user(request.user, pk, action="review").obj
+    access = selectors.get_verification_request_for_user(request.user, pk, action="review")
+    vr = access.obj
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
@@ -154,14 +229,19 @@ def request_decide(request, pk: int):
         else:
             messages.success(request, f"Decision recorded: {vr.get_status_display().lower()}.")
             return redirect("dossiers:queue")
-    context = {"vr": vr, "can_review": True, "decision_form": form, **_gate_context(vr)}
-    return render(request, "verification/request_detail.html", context, status=400)
+    return render(
+        request,
+        "verification/request_detail.html",
+        _detail_context(request.user, access, decision_form=form),
+        status=400,
+    )
 
 
 @login_required
 @require_POST
 def request_revoke(request, pk: int):
-    vr = selectors.get_verification_request_for_user(request.user, pk, action="revoke").obj
+    access = selectors.get_verification_request_for_user(request.user, pk, action="revoke")
+    vr = access.obj
     form = RevokeForm(request.POST)
     if form.is_valid():
         try:
@@ -171,8 +251,9 @@ def request_revoke(request, pk: int):
         else:
             messages.success(request, f"The verification of {vr.code} is revoked.")
             return redirect("dossiers:detail", pk=vr.pk)
-    context = {"vr": vr, "revoke_form": form, **_gate_context(vr)}
-    return render(request, "verification/request_detail.html", context, status=400)
+    return render(
+        request, "verification/request_detail.html", _detail_context(request.user, access, revoke_form=form), status=400
+    )
 
 
 def verify(request, code: str):
