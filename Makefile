@@ -18,6 +18,8 @@ STAMP   := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 DEMO_ADDR   ?= 127.0.0.1:8000
+# The demo's own files: the embedded broker's folders (without REDIS_URL), the worker's log, beat's schedule.
+DEMO_DIR    ?= tmp/demo
 
 # Apt packages the PDF and browser tests need (WeasyPrint font subsetting, pdftotext, Chromium, fonts).
 TEST_APT_PACKAGES := chromium libharfbuzz-subset0 poppler-utils fonts-dejavu-core
@@ -44,8 +46,8 @@ FIND_PYTHON312 = py=""; \
 
 help:
 	@echo "make venv     create .venv (Python 3.12) and install requirements.txt"
-	@echo "make demo     migrate, collect static, seed demo data, run http://$(DEMO_ADDR)/"
-	@echo "              (with REDIS_URL set, also runs a Celery worker for queues celery,pdf)"
+	@echo "make demo     migrate, collect static, seed demo data, run http://$(DEMO_ADDR)/ with a Celery worker"
+	@echo "              and beat (queues celery,pdf) on an embedded broker in $(DEMO_DIR)/broker, or on REDIS_URL"
 	@echo "make test     run the test suite (PYTEST_ARGS=... to pass options)"
 	@echo "make lint     ruff check, ruff format --check, djlint --lint templates, import-linter contracts"
 	@echo "make format   ruff --fix and ruff format"
@@ -77,16 +79,24 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt; \
 	touch $@
 
+# Without REDIS_URL every command of the demo (migrate, seed_demo, the web server, the worker) uses the embedded
+# broker in $(DEMO_DIR)/broker: DEMO_BROKER_DIR, see trainingportal/settings/base.py.
+ifeq ($(strip $(REDIS_URL)),)
+demo: export DEMO_BROKER_DIR := $(abspath $(DEMO_DIR))/broker
+endif
 demo: venv
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput -v 0
 	$(MANAGE) seed_demo
 	@set -e; \
 	export SITE_URL="$${SITE_URL:-http://$(DEMO_ADDR)}"; \
+	demo_dir="$(abspath $(DEMO_DIR))"; \
+	mkdir -p "$$demo_dir"; \
 	worker_pid=""; \
 	cleanup() { \
 	  if [ -n "$$worker_pid" ] && kill -0 "$$worker_pid" 2>/dev/null; then \
-	    echo "Stopping Celery worker ($$worker_pid)"; kill -TERM "$$worker_pid" 2>/dev/null || true; \
+	    echo "Stopping the Celery worker ($$worker_pid; it finishes the job it is on first)"; \
+	    kill -TERM "$$worker_pid" 2>/dev/null || true; \
 	    wait "$$worker_pid" 2>/dev/null || true; \
 	  fi; \
 	}; \
@@ -94,11 +104,15 @@ demo: venv
 	trap 'exit 130' INT; \
 	trap 'exit 143' TERM; \
 	if [ -n "$$REDIS_URL" ]; then \
-	  echo "REDIS_URL is set: starting a Celery worker (queues celery,pdf)"; \
-	  $(CELERY) -A trainingportal worker -Q celery,pdf -l info & worker_pid=$$!; \
+	  echo "REDIS_URL is set: starting a Celery worker and beat on Redis (queues celery,pdf)"; \
 	else \
-	  echo "REDIS_URL not set: background tasks run eagerly inside the web process"; \
+	  rm -rf "$$DEMO_BROKER_DIR/processed" "$$DEMO_BROKER_DIR/control"; \
+	  if [ -d "$$DEMO_BROKER_DIR/queue" ]; then find "$$DEMO_BROKER_DIR/queue" -name '*.pidbox.msg' -delete; fi; \
+	  echo "REDIS_URL not set: starting a Celery worker and beat on an embedded broker (files in $$DEMO_BROKER_DIR)"; \
 	fi; \
+	$(CELERY) -A trainingportal worker -B -s "$$demo_dir/celerybeat-schedule" -Q celery,pdf -c 2 -n demo@%h \
+	  --without-gossip --without-mingle --without-heartbeat -l info >"$$demo_dir/worker.log" 2>&1 & worker_pid=$$!; \
+	echo "Celery worker $$worker_pid; its log: $$demo_dir/worker.log"; \
 	echo ""; \
 	echo "  trainingportal demo: http://$(DEMO_ADDR)/   (Ctrl-C to stop)"; \
 	echo ""; \

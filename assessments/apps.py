@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 from .framework import all_frameworks
@@ -7,6 +8,7 @@ from .framework import all_frameworks
 def _sync_frameworks(sender, apps=None, using="default", **kwargs):
     """Write the competency framework files' rows after every `migrate` (like django.contrib.sites' default site):
     sign-offs point at rows, the files stay the source of truth."""
+    apps = apps or global_apps  # a flush emits post_migrate without the migration state's apps
     try:
         Competency = apps.get_model("assessments", "Competency")
     except LookupError:  # migrated back before the app's first migration

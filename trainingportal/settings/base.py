@@ -87,6 +87,14 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # PostgreSQL's JIT compiles a plan when its cost estimate is high (e.g. a 50-trainee dashboard) and spends
     # 100+ ms doing so on queries that run in 30 ms. An OLTP web app does not profit from it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The demo's web server and its Celery worker are two processes on one SQLite file. WAL: readers and the writer
+    # do not block each other; IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on
+    # the busy timeout instead of failing at once with "database is locked" (a deferred read-then-write cannot wait).
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+    sqlite_options.setdefault("timeout", 20)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -139,11 +147,17 @@ EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="trainingportal <noreply@trainingportal.test>")
 
-# Celery. Without REDIS_URL tasks run eagerly in the web process (demo only); /healthz says so.
+# Celery. The broker is, in this order:
+# - Redis when REDIS_URL is set (production, docker compose);
+# - else, when DEMO_BROKER_DIR is set, an embedded broker: kombu's filesystem transport, one file per message in that
+#   directory, shared by the web process and a real worker on the same machine (`make demo` sets it);
+# - else none: tasks run eagerly in the calling process (tests, one-off commands); /healthz says so.
 REDIS_URL = env("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+DEMO_BROKER_DIR = "" if REDIS_URL else env("DEMO_BROKER_DIR", default="")
+# (A host name in the filesystem URL only spares a kombu warning at each connection.)
+CELERY_BROKER_URL = REDIS_URL or ("filesystem://localhost/" if DEMO_BROKER_DIR else "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or DEMO_BROKER_DIR)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -151,6 +165,31 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "pdf"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+
+def filesystem_broker_options(directory: Path) -> dict:
+    """Transport options for kombu's filesystem transport in `directory`, whose folders are created if missing.
+    (Lower case: not a setting; also used by tests/verification/test_embedded_broker.py.)"""
+    options = {
+        # Producers write to data_folder_out and consumers read data_folder_in: the same folder, as every process is
+        # both. A consumer claims a message by moving it to processed_folder (an atomic rename on one file system).
+        "data_folder_in": str(directory / "queue"),
+        "data_folder_out": str(directory / "queue"),
+        "processed_folder": str(directory / "processed"),
+        "store_processed": True,  # else kombu moves claimed messages to /tmp; `make demo` empties this at each start
+        "control_folder": str(directory / "control"),  # exchange bindings, shared (worker control: ping, /healthz)
+        "polling_interval": 0.2,  # seconds between looks at the folder; the default (1 s) makes pings slow
+    }
+    for key in ("data_folder_in", "processed_folder", "control_folder"):
+        Path(options[key]).mkdir(parents=True, exist_ok=True)
+    return options
+
+
+if DEMO_BROKER_DIR:
+    _broker_dir = Path(DEMO_BROKER_DIR)
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(
+        _broker_dir if _broker_dir.is_absolute() else BASE_DIR / _broker_dir
+    )
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-dossiers": {
         "task": "verification.tasks.verification_requests_sweep_stuck",
@@ -189,6 +228,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EntryDeliveryEnum": "cases.models.CaseLogEntry.Delivery",
         "SessionDeliveryEnum": "training.models.TrainingSession.Delivery",
+        "SignOffDeliveryEnum": "assessments.models.SignOff.Delivery",
     },
     # Self-hosted Swagger UI (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
