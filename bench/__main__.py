@@ -3,8 +3,10 @@
 Seeds 10 programs x 50 trainees x 300 cases into PostgreSQL (once; `--reseed` forces it), serves the app with
 gunicorn and the production settings, and measures with wrk: the director dashboard of a 50-trainee program, a
 trainee dashboard, and the trivial authenticated endpoint `/api/v1/` as the yardstick, plus a case-log create and a
-batch sign-off of 20 entries (POST /api/v1/case-logs/sign-batch/), repeated. Results go to bench/results/<UTC timestamp>.json and bench/results/latest.md.
-See bench/README.md for how to read them.
+batch sign-off of 20 entries (POST /api/v1/case-logs/sign-batch/), repeated. Then the verification dossier (issue 10,
+bench/dossier.py): end to end, snapshot and bare WeasyPrint render for 300 and 1,500 signed entries (`--no-dossier`
+skips it, `--only dossier` runs only it). Results go to bench/results/<UTC timestamp>.json and
+bench/results/latest.md. See bench/README.md for how to read them.
 """
 
 from __future__ import annotations
@@ -64,26 +66,40 @@ def main() -> int:
     print(f"Database: {_redact(database_url)}")
     call_command("migrate", interactive=False, verbosity=0)
     data = _ensure_data(args)
-    call_command("collectstatic", interactive=False, verbosity=0)
-
-    subjects = _subjects(args)
-    sessions = {name: _session_for(user) for name, user in subjects["users"].items()}
+    http_section = args.only in (None, "http")
+    dossier_section = args.only == "dossier" or (args.only is None and not args.no_dossier)
     load_before = [round(x, 2) for x in os.getloadavg()]
-    server = None
-    try:
-        server = _start_gunicorn(env, args)
-        report = _measure(args, subjects, sessions)
-    finally:
-        if server is not None:
-            _stop(server)
-        _cleanup(subjects, sessions)
+    report: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sections": [name for name, on in (("http", http_section), ("dossier", dossier_section)) if on],
+        "results": {},
+        "writes": {},
+        "notes": [],
+    }
+    if http_section:
+        call_command("collectstatic", interactive=False, verbosity=0)
+        subjects = _subjects(args)
+        sessions = {name: _session_for(user) for name, user in subjects["users"].items()}
+        server = None
+        try:
+            server = _start_gunicorn(env, args)
+            report |= _measure(args, subjects, sessions)
+        finally:
+            if server is not None:
+                _stop(server)
+            _cleanup(subjects, sessions)
+        report["server"] = {
+            "command": " ".join(_gunicorn_command(args)),
+            "settings": env["DJANGO_SETTINGS_MODULE"],
+            "conn_max_age": int(env["CONN_MAX_AGE"]),
+        }
+    if dossier_section:
+        # After the server has stopped, so the renders have the machine to themselves (as far as this run goes).
+        from bench import dossier
+
+        report["dossier"] = dossier.run(args, WORK)
     report["data"] = data
     report["machine"] = {**_machine(), "load_average_before": load_before}
-    report["server"] = {
-        "command": " ".join(_gunicorn_command(args)),
-        "settings": env["DJANGO_SETTINGS_MODULE"],
-        "conn_max_age": int(env["CONN_MAX_AGE"]),
-    }
     _write(report)
     return 0
 
@@ -108,6 +124,25 @@ def _parse_args() -> argparse.Namespace:
         help="Database connection reuse in seconds (production settings default: 60; 0 opens one per request).",
     )
     parser.add_argument("--skip-writes", action="store_true", help="Measure the GET endpoints only.")
+    parser.add_argument(
+        "--only",
+        choices=["http", "dossier"],
+        help="Run one section: http (dashboards, API, writes under gunicorn) or dossier (the PDF dossier).",
+    )
+    parser.add_argument("--no-dossier", action="store_true", help="Skip the dossier section.")
+    parser.add_argument(
+        "--dossier-sizes",
+        default="300,1500",
+        help="Signed entries of the dossier subjects, comma-separated (default 300,1500).",
+    )
+    parser.add_argument(
+        "--dossier-repeat", type=int, default=2, help="Repetitions per dossier size; the median is reported."
+    )
+    parser.add_argument(
+        "--dossier-no-memory",
+        action="store_true",
+        help="Skip the render's peak-memory measurement (one more bare render per size, in a separate process).",
+    )
     return parser.parse_args()
 
 
@@ -692,17 +727,20 @@ def _write(report: dict) -> None:
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     m, d = report["machine"], report["data"]
     seeded = f", seeded in {d['seed_seconds']} s" if d.get("seed_seconds") else ""
-    markdown = "\n".join(
-        [
-            f"# Benchmark {stamp}",
-            "",
-            f"- Machine: {m['cpu_count']} CPUs, load average {m['load_average_before']} before and "
-            f"{m['load_average']} after the run, {m['platform']}",
-            f"- Python {m['python']}, Django {m['django']}, PostgreSQL {m['postgres']}",
+    lines = [
+        f"# Benchmark {stamp}",
+        "",
+        f"- Sections: {', '.join(report['sections'])}",
+        f"- Machine: {m['cpu_count']} CPUs, load average {m['load_average_before']} before and "
+        f"{m['load_average']} after the run, {m['platform']}",
+        f"- Python {m['python']}, Django {m['django']}, PostgreSQL {m['postgres']}",
+        f"- Data: {d['programs']} programs, {d['enrollments']} enrollments ({d['trainees_per_program']} per "
+        f"program), {d['cases']:,} cases, {d['entries']:,} log entries, {d['sessions']} sessions{seeded}",
+    ]
+    if "server" in report:
+        lines += [
             f"- Server: `{report['server']['command']}` with {report['server']['settings']}, "
             f"CONN_MAX_AGE={report['server']['conn_max_age']}",
-            f"- Data: {d['programs']} programs, {d['enrollments']} enrollments ({d['trainees_per_program']} per "
-            f"program), {d['cases']:,} cases, {d['entries']:,} log entries, {d['sessions']} sessions{seeded}",
             f"- Subject: {report['program']['name']} (program {report['program']['id']}, "
             f"{d['trainees_per_program']} trainees), enrollment {report['enrollment']} ({d['cases_per_trainee']}-case log)",
             f"- Each measurement: {report['duration_s']} s with 1 connection (latency = server time, no queueing), "
@@ -710,13 +748,33 @@ def _write(report: dict) -> None:
             f"tool: {'wrk' if m['wrk'] else 'Python'}",
             "",
             _table(report),
-            "",
-            *[f"- Note: {note}" for note in report["notes"]],
-            "",
-            f"Raw numbers: `bench/results/{json_path.name}`.",
-            "",
         ]
-    )
+    if "dossier" in report:
+        from bench import dossier
+
+        section = report["dossier"]
+        memory = f" Render memory: {section['memory_method']}." if section["memory_method"] else ""
+        lines += [
+            "",
+            "## Verification dossier (issue 10)",
+            "",
+            f"Median of {section['repeat']} interleaved repetitions in one process. End to end = the Celery task "
+            "function on a queued request (snapshot, render in parts in parallel processes, join, SHA-256, stored "
+            "file, row; its CPU is the parent process's only); bare = the floor, the same dossier as ONE document "
+            "in one pass, `weasyprint.HTML(string=<that HTML>, base_url=<static dir>).write_pdf()`. Limit = "
+            f"{section['limit_factor']} × the earlier end-to-end figure.{memory} Subjects created in "
+            f"{section['subjects_seconds']} s and deleted afterwards; section {section['section_seconds']} s.",
+            "",
+            dossier.table(section),
+        ]
+    lines += [
+        "",
+        *[f"- Note: {note}" for note in report["notes"]],
+        "",
+        f"Raw numbers: `bench/results/{json_path.name}`.",
+        "",
+    ]
+    markdown = "\n".join(lines)
     (RESULTS / "latest.md").write_text(markdown)
     print()
     print(markdown)

@@ -135,6 +135,9 @@ def celery_worker(*, broker_url: str, media_root: str, log_path: Path):
         REDIS_URL=broker_url,
         MEDIA_ROOT=media_root,
         PYTHONUNBUFFERED="1",
+        # Small parts: the dossier's case log is laid out in parallel processes inside the worker, and joined.
+        DOSSIER_LOG_PART_ROWS="6",
+        PDF_WORKERS="2",
     )
     # solo: one process, so a ping is answered only between tasks, and nothing to reap on SIGTERM.
     command = [
@@ -185,7 +188,7 @@ def _pdf_text(path: Path) -> str:
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_real_worker_renders_dossier_once(broker, settings, director, mentor, enrollment, tmp_path):
     signed = [
         EntryFactory(enrollment=enrollment, supervising_mentor=mentor, signed=True, case__reference=f"WK-{i:03d}")
@@ -217,6 +220,7 @@ def test_real_worker_renders_dossier_once(broker, settings, director, mentor, en
         text = _pdf_text(path)
         assert vr.code in text
         assert all(entry.case.reference in text for entry in signed)
+        assert f"Page {vr.page_count} of {vr.page_count}" in text  # numbered across the parts
         assert "WK-UNSIGNED" not in text  # only signed entries are evidence
         assert CaseLogEntry.objects.filter(enrollment=enrollment, status=CaseLogEntry.Status.SIGNED).count() == 20
 

@@ -8,13 +8,16 @@ import base64
 import csv
 import io
 import json
+import math
 from datetime import date
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from assessments.framework import current_framework
 from assessments.selectors import competency_board, sign_offs_for
@@ -25,7 +28,7 @@ from progress.selectors.determinations import determination_state
 from progress.selectors.reports import progress_with_chart_data
 from training.selectors import attended_sessions
 from trainingportal.core import charts
-from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf
+from trainingportal.core.pdf import RenderedPDF, absolute_url, render_pdf_parts
 
 from .selectors import program_checklist
 
@@ -290,7 +293,34 @@ def render_dossier(snapshot: dict) -> RenderedPDF:
         "coverage_met": sum(1 for c in snapshot["coverage"] if c["cases"]),
         "met_count": sum(1 for r in snapshot["requirements"] if r["met"]),
     }
-    return render_pdf("pdf/dossier.html", context, filename=f"dossier-{snapshot['code']}.pdf")
+    context["page_css"] = _page_css(snapshot)
+    rows = snapshot["case_log"]
+    filename = f"dossier-{snapshot['code']}.pdf"
+    part_rows = settings.DOSSIER_LOG_PART_ROWS
+    if len(rows) <= part_rows:
+        return render_pdf_parts("pdf/dossier.html", [{**context, "part": "all", "log_start": 0}], filename=filename)
+    # The case log is most of a long dossier: its slices are laid out side by side, after the front matter. The
+    # slices depend on the number of rows only, so the same data gives the same bytes on any machine.
+    count = math.ceil(len(rows) / part_rows)
+    size = math.ceil(len(rows) / count)
+    parts = [{**context, "part": "front"}] + [
+        {**context, "part": "log", "log_rows": rows[start : start + size], "log_start": start}
+        for start in range(0, len(rows), size)
+    ]
+    return render_pdf_parts("pdf/dossier.html", parts, filename=filename)
+
+
+def _css_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3C ")
+    return f'"{escaped}"'
+
+
+def _page_css(snapshot: dict) -> str:
+    """The running header of every page: the trainee and the verification code (the parts of a long dossier are
+    separate documents, so the header cannot come from the cover)."""
+    trainee = _css_string(f"Verification dossier · {snapshot['trainee']['name']}")
+    code = _css_string(snapshot["code"])
+    return mark_safe(f"@page {{ @top-left {{ content: {trainee}; }} @top-right {{ content: {code}; }} }}")  # noqa: S308
 
 
 def dossier_response(verification_request):

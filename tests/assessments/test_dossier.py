@@ -182,6 +182,28 @@ def test_rendering_the_same_snapshot_twice_gives_identical_bytes(ready):
     assert hashlib.sha256(first).hexdigest() == ready.sha256
 
 
+def test_a_long_case_log_is_laid_out_in_parts_and_joined_into_one_numbered_document(ready, settings):
+    settings.DOSSIER_LOG_PART_ROWS = 2  # the fixture's rows in parts of two, side by side in a pool of processes
+    settings.PDF_WORKERS = 2
+    rows = ready.snapshot["case_log"]
+    assert len(rows) > 2
+
+    first = render_dossier(ready.snapshot)
+    again = render_dossier(ready.snapshot)
+
+    assert first.content == again.content  # the same data, the same bytes
+    text = subprocess.run(
+        ["/usr/bin/pdftotext", "-layout", "-", "-"], input=first.content, check=True, capture_output=True
+    ).stdout.decode()
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert len(pages) == first.page_count
+    for number, page in enumerate(pages, start=1):
+        assert f"Page {number} of {first.page_count}" in page
+        assert ready.code in page and "Verification dossier" in page  # the running header on every page
+    assert all(row["reference"] in text for row in rows)
+    assert text.count(f"Signed case log ({len(rows)} entries)") == 1
+
+
 def test_snapshot_is_frozen_at_the_first_attempt(queued, enrollment, mentor, monkeypatch):
     monkeypatch.setattr(services, "render_dossier", raising(ValueError("boom")))
     services.verification_request_generate(pk=queued.pk)

@@ -73,7 +73,7 @@ def test_rendering_applies_the_static_stylesheet(tmp_path):
 
     text = subprocess.run(["/usr/bin/pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
-    assert "Page 1 of 1" in text  # the @page footer from dossier.css
+    assert "trainingportal verification dossier" in text  # the @page header from dossier.css
 
 
 @pytest.mark.parametrize("src", ["http://example.com/x.png", "file:///etc/passwd"])

@@ -105,7 +105,7 @@ def _messages(folder: Path, queue: str) -> list[Path]:
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_dossier_through_a_real_worker_on_the_embedded_broker(
     embedded_broker, settings, client, director, mentor, enrollment, tmp_path
 ):

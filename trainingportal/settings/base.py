@@ -250,3 +250,8 @@ LOGGING = {
 }
 
 INVITATION_VALID_DAYS = 14
+
+# Processes that render the parts of a long PDF (the dossier's case log) side by side; 0 = one per CPU.
+PDF_WORKERS = env.int("PDF_WORKERS", default=0)
+# Case-log rows per separately rendered part of a long dossier (fixed, so the same data gives the same bytes).
+DOSSIER_LOG_PART_ROWS = env.int("DOSSIER_LOG_PART_ROWS", default=250)
