@@ -14,7 +14,7 @@ from datetime import date
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -324,9 +324,14 @@ def _page_css(snapshot: dict) -> str:
 
 
 def dossier_response(verification_request):
-    """The stored PDF as a private download (the caller has checked access)."""
+    """The stored PDF as a private download (the caller has checked access). A file that is not there (never written,
+    or lost from the storage) is a 404 with a reason, not a server error."""
+    try:
+        stored = verification_request.dossier.open("rb")
+    except (ValueError, FileNotFoundError) as exc:
+        raise Http404("The dossier's file is not available; generate the dossier again.") from exc
     response = FileResponse(
-        verification_request.dossier.open("rb"),
+        stored,
         content_type="application/pdf",
         as_attachment=True,
         filename=f"dossier-{verification_request.code}.pdf",
