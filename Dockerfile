@@ -36,10 +36,11 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY . /app
 
-# Static files are collected at build time. The dummy SECRET_KEY / ALLOWED_HOSTS / SITE_URL exist only for this command
-# (inline, not ENV) and never reach the running container, which must get real values from its environment.
+# Static files are collected at build time. The dummy SECRET_KEY / ALLOWED_HOSTS / SITE_URL / REDIS_URL exist only for
+# this command (inline, not ENV; nothing connects to Redis) and never reach the running container, which must get real
+# values from its environment.
 RUN SECRET_KEY=build-time-collectstatic-only-not-a-real-secret-0123456789abcdef \
-    ALLOWED_HOSTS=localhost SITE_URL=http://localhost \
+    ALLOWED_HOSTS=localhost SITE_URL=http://localhost REDIS_URL=redis://build.invalid:6379/0 \
     python manage.py collectstatic --noinput -v 0 \
  && mkdir -p /app/media \
  && chown app:app /app/media

@@ -27,6 +27,7 @@ TEST_APT_PACKAGES := chromium libharfbuzz-subset0 poppler-utils fonts-dejavu-cor
 # Dummy values for `check --deploy` only: never used to serve anything.
 CHECK_SECRET_KEY    := check-deploy-dummy-Zq8vN3xLr5Tw9KpB2mYc7HsD4fGj6QaE1uWo0iXeT
 CHECK_ALLOWED_HOSTS := trainingportal.example.org
+CHECK_REDIS_URL     := redis://redis.invalid:6379/0
 
 # Finds a working Python 3.12 and sets $py, or fails loudly. `python3.12` may be a pyenv shim that
 # only works with PYENV_VERSION set, so every candidate is verified by running `--version`.
@@ -177,6 +178,7 @@ check: venv
 	$(MANAGE) makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=trainingportal.settings.production \
 	SECRET_KEY='$(CHECK_SECRET_KEY)' ALLOWED_HOSTS='$(CHECK_ALLOWED_HOSTS)' SITE_URL='https://$(CHECK_ALLOWED_HOSTS)' \
+	REDIS_URL='$(CHECK_REDIS_URL)' \
 	  $(MANAGE) check --deploy --fail-level WARNING
 
 clean:

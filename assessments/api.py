@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.api import AccessFunctionMixin
+from trainingportal.core.idempotency import idempotent_create
 
 from . import selectors, services
 from .framework import current_framework
@@ -118,6 +119,7 @@ class SignOffViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.Read
         return Response(SignOffSerializer(sign_off, context={"request": self.request}).data, status=code)
 
     @extend_schema(request=SignOffCreateSerializer, responses={201: SignOffSerializer})
+    @idempotent_create
     def create(self, request, *args, **kwargs):
         data = SignOffCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils import timezone
 
+from trainingportal.core.text import NOTE_TEXT
+
 from .models import SignOff
 
 # Entries offered on the page, newest first; older ones can be linked through the API.
@@ -22,12 +24,14 @@ class SignOffForm(forms.Form):
         label="Sessions the trainee attended", coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
     note = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Note",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What you observed. No patient identifiers.",
     )
     reason = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Why the sign-off is corrected",
         min_length=10,
         widget=forms.Textarea(attrs={"rows": 2}),

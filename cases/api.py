@@ -10,6 +10,8 @@ from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 from trainees.selectors import active_enrollment_for_trainee
 from trainingportal.core.api import AccessFunctionMixin
+from trainingportal.core.idempotency import idempotent_create
+from trainingportal.core.text import NOTE_TEXT, StrictCharField
 
 from . import selectors, services
 from .models import Case, CaseLogEntry
@@ -21,8 +23,17 @@ CLINICAL_FIELDS = Case.CLINICAL_FIELDS
 CASE_FIELDS = ("reference", "source", "complete_study", "indication", "categories", *CLINICAL_FIELDS)
 
 
+def _blank_choices(model, fields) -> dict:
+    """Read-only choice fields that may be "" (not recorded): DRF drops allow_blank from read-only fields, and then
+    the schema's enum would not list the "" these fields return."""
+    return {
+        f.name: {"allow_blank": True} for f in model._meta.fields if f.choices and f.blank and f.name in set(fields)
+    }
+
+
 def _case_choice(name: str, choices, **kwargs):
-    return serializers.ChoiceField(source=f"case.{name}", choices=choices, read_only=True, **kwargs)
+    # allow_blank: "" (not recorded) is a value these fields return, so the schema lists it.
+    return serializers.ChoiceField(source=f"case.{name}", choices=choices, read_only=True, allow_blank=True, **kwargs)
 
 
 class CaseLogEntrySerializer(serializers.ModelSerializer):
@@ -99,6 +110,7 @@ class CaseLogEntrySerializer(serializers.ModelSerializer):
             "amendments",
         ]
         read_only_fields = fields
+        extra_kwargs = _blank_choices(CaseLogEntry, fields)
 
     # The case's coded diagnosis is the logging trainee's conclusion too: the blind review page does not show it.
     BLINDED = ("findings", "impression", "key_measurements", *CaseLogEntry.READ_FIELDS, "diagnosis")
@@ -129,15 +141,15 @@ class EntryWriteFieldsSerializer(serializers.Serializer):
     delivery = serializers.ChoiceField(choices=CaseLogEntry.Delivery.choices)
     # Plain ids: cases.services resolves them through the access rules (the same answer as the form and the import).
     supervising_mentor = serializers.IntegerField(help_text="One of your mentors (user id).")
-    findings = serializers.CharField(required=False, allow_blank=True, default="")
-    impression = serializers.CharField()
-    key_measurements = serializers.CharField(required=False, allow_blank=True, default="")
+    findings = StrictCharField(required=False, allow_blank=True, default="")
+    impression = StrictCharField()
+    key_measurements = StrictCharField(required=False, allow_blank=True, default="")
     lvef = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
     lv_edvi = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=400)
     lge_pattern = serializers.ChoiceField(
         choices=CaseLogEntry.LGEPattern.choices, required=False, allow_blank=True, default=""
     )
-    final_diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    final_diagnosis = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
     session = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="A training session of your program (id)."
     )
@@ -151,10 +163,10 @@ class EntryWriteFieldsSerializer(serializers.Serializer):
 
 
 class EntryCreateSerializer(EntryWriteFieldsSerializer):
-    reference = serializers.CharField(max_length=40)
+    reference = StrictCharField(max_length=40)
     source = serializers.ChoiceField(choices=Case.Source.choices, default=Case.Source.CENTER_ARCHIVE)
     complete_study = serializers.BooleanField(default=True)
-    indication = serializers.CharField(required=False, allow_blank=True, default="")
+    indication = StrictCharField(required=False, allow_blank=True, default="")
     categories = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=curriculum_topics(),
@@ -214,7 +226,7 @@ class EntryCreateSerializer(EntryWriteFieldsSerializer):
 
 
 class SignSerializer(serializers.Serializer):
-    feedback = serializers.CharField()
+    feedback = StrictCharField()
     agrees = serializers.BooleanField(allow_null=True, required=False, default=None)
     agreement = serializers.DictField(
         child=serializers.BooleanField(),
@@ -231,12 +243,12 @@ class MentorReadSerializer(serializers.Serializer):
     lge_pattern = serializers.ChoiceField(
         choices=CaseLogEntry.LGEPattern.choices, required=False, allow_blank=True, default=""
     )
-    final_diagnosis = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    final_diagnosis = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class SignBatchSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=200)
-    feedback = serializers.CharField(max_length=500)
+    feedback = StrictCharField(max_length=500)
 
 
 class SignBatchResultSerializer(serializers.Serializer):
@@ -248,7 +260,7 @@ class AmendSerializer(EntryWriteFieldsSerializer):
     """An amendment corrects what the trainee did and read; the session an entry came from is not amendable."""
 
     session = None  # removes the inherited field: not part of an amendment's request
-    reason = serializers.CharField()
+    reason = StrictCharField(max_length=NOTE_TEXT)
 
     def entry_fields(self) -> dict:
         fields = super().entry_fields()
@@ -257,7 +269,7 @@ class AmendSerializer(EntryWriteFieldsSerializer):
 
 
 class ReturnSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = StrictCharField(max_length=NOTE_TEXT)
 
 
 class CaseLogFilter(django_filters.FilterSet):
@@ -338,6 +350,7 @@ class CaseLogViewSet(
             )
         ],
     )
+    @idempotent_create
     def create(self, request, *args, **kwargs):
         enrollment = active_enrollment_for_trainee(request.user)
         if enrollment is None:

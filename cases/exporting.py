@@ -135,6 +135,7 @@ def safe_cell(value) -> str:
 def csv_response(user) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
+    response["Cache-Control"] = "private, no-store"  # a trainee's log: no shared or on-disk cache keeps a copy
     # A byte-order mark, so that Excel reads the file as UTF-8 (ml/m², names with accents); the import accepts it.
     response.write("\ufeff")
     writer = csv.writer(response)
@@ -157,4 +158,5 @@ def json_response(user) -> HttpResponse:
         json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{_filename("json")}"'
+    response["Cache-Control"] = "private, no-store"
     return response

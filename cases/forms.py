@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from curriculum import cmr
 from curriculum.selectors import curriculum_topics
+from trainingportal.core.text import LONG_TEXT, NOTE_TEXT
 
 from .models import Case, CaseLogEntry
 
@@ -64,14 +65,18 @@ class EntryForm(forms.Form):
         label="LGE pattern", required=False, choices=[("", "—")] + list(CaseLogEntry.LGEPattern.choices)
     )
     final_diagnosis = forms.CharField(label="Final diagnosis", required=False, max_length=200)
-    findings = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Your findings")
+    findings = forms.CharField(
+        max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Your findings"
+    )
     impression = forms.CharField(
+        max_length=LONG_TEXT,
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Your impression",
         required=False,
         help_text="Your own read comes first: an impression, or the structured fields above.",
     )
     key_measurements = forms.CharField(
+        max_length=LONG_TEXT,
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         label="Key measurements",
@@ -166,7 +171,9 @@ class MentorReadForm(forms.Form):
 class BatchSignForm(forms.Form):
     entries = forms.ModelMultipleChoiceField(queryset=CaseLogEntry.objects.none(), widget=forms.CheckboxSelectMultiple)
     mentor_feedback = forms.CharField(
-        label="Feedback for every selected entry", initial="Reviewed: I agree with your read.", max_length=500
+        label="Feedback for every selected entry",
+        initial="Reviewed: I agree with your read.",
+        max_length=500,
     )
 
     def __init__(self, *args, queryset, **kwargs):
@@ -175,7 +182,9 @@ class BatchSignForm(forms.Form):
 
 
 class AmendForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why is the signed entry corrected?")
+    reason = forms.CharField(
+        max_length=NOTE_TEXT, widget=forms.Textarea(attrs={"rows": 2}), label="Why is the signed entry corrected?"
+    )
 
 
 class GroupReviewForm(forms.Form):
@@ -191,7 +200,7 @@ class GroupReviewForm(forms.Form):
     enrollments = forms.ModelMultipleChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Trainees who reviewed it with you"
     )
-    teaching_points = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    teaching_points = forms.CharField(max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args, enrollments, **kwargs):
         super().__init__(*args, **kwargs)
@@ -208,9 +217,14 @@ class ReviewForm(forms.Form):
         coerce=str,
         required=False,
     )
-    mentor_feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Feedback")
+    mentor_feedback = forms.CharField(
+        max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Feedback"
+    )
     returned_reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Reason for returning (if you return it)"
+        max_length=NOTE_TEXT,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Reason for returning (if you return it)",
     )
 
     def __init__(self, *args, read_fields=(), **kwargs):

@@ -23,6 +23,7 @@ from curriculum import cmr
 from curriculum.selectors import curriculum_topics
 from trainingportal.core.audit import log_action
 from trainingportal.core.phi import check_phi
+from trainingportal.core.text import LONG_TEXT
 
 from . import services
 from .models import Case, CaseLogEntry
@@ -398,6 +399,9 @@ def _parse_row(raw: dict[str, str], lookups: _Lookups) -> tuple[dict, list[tuple
             error(name, "This cell is empty; it is required.")
 
     for name in FREE_TEXT_COLUMNS:
+        if len(cells[name]) > LONG_TEXT:
+            error(name, f"This cell has {len(cells[name]):,} characters; at most {LONG_TEXT:,} are kept.")
+            continue
         try:
             check_phi(cells[name], field_label=f"The {name} cell")
         except ValidationError as exc:

@@ -14,7 +14,7 @@ from programs.models import Membership
 from programs.selectors import program_users
 from training.selectors import session_for_entry
 from trainingportal.core.audit import log_action
-from trainingportal.core.phi import check_phi_fields
+from trainingportal.core.phi import check_case_reference, check_phi_fields
 
 from .models import Case, CaseLogAmendment, CaseLogEntry, GroupReview
 
@@ -183,6 +183,8 @@ def _case_for(
     if stress and stress != Case.Stress.NONE and live and not supervised:
         raise ValidationError({"stress_supervisor": "Say who supervised the stress study in person."})
     if case is None:
+        # The same rule for the form, the API, the CSV import and group reviews (a case logged before keeps its name).
+        check_case_reference(reference, pattern=enrollment.program.case_reference_pattern)
         case = Case(
             program=enrollment.program,
             reference=reference,

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from trainingportal.core.phi import validate_reference_pattern
 from trainingportal.engine import RulesetError, get_ruleset, merge_local_rules
 
 
@@ -30,9 +31,12 @@ class Program(models.Model):
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.HYBRID)
     onsite_training_years = models.PositiveSmallIntegerField("years of on-site training", null=True, blank=True)
     onsite_trainees_trained = models.PositiveIntegerField("trainees trained on site", null=True, blank=True)
-    track_record_evidence = models.TextField(blank=True)
+    # TextFields with a max_length: the forms and the API refuse longer text (the database does not need to).
+    track_record_evidence = models.TextField(blank=True, max_length=4000)
     video_setup_attestation = models.TextField(
-        blank=True, help_text="Platform, console sharing method and diagnostic display used for remote image review."
+        blank=True,
+        max_length=4000,
+        help_text="Platform, console sharing method and diagnostic display used for remote image review.",
     )
     video_platform = models.CharField(max_length=100, blank=True, help_text="e.g. a hospital-approved video platform")
     console_sharing_method = models.CharField(
@@ -60,6 +64,16 @@ class Program(models.Model):
         "trainees per mentor in interactive sessions", default=4, validators=[MinValueValidator(1)]
     )
     ruleset = models.CharField(max_length=60, default="scmr-2018-level-2")
+    # Empty: any pseudonym that passes the built-in rule (no record number, date or name; core.phi).
+    case_reference_pattern = models.CharField(
+        "case reference pattern",
+        max_length=120,
+        blank=True,
+        default="",
+        validators=[validate_reference_pattern],
+        help_text="Optional regular expression every case reference must match, anchored with ^ and $ "
+        r"(e.g. ^NB-\d{4}-\d{4}$). References are always refused when they look like a record number, a date or a name.",
+    )
     # On by default (SCMR 2021: "The image analysis and initial interpretation of a CMR exam remains an essential
     # part of the competency assessment"): the trainee's own first read is compared with the mentor's.
     blind_review = models.BooleanField(

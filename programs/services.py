@@ -45,6 +45,7 @@ PROFILE_FIELDS = [
     "max_virtual_share",
     "interactive_group_cap",
     "ruleset",
+    "case_reference_pattern",
     "blind_review",
     "virtual_overlay_all_levels",
 ]

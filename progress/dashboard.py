@@ -68,6 +68,7 @@ def _cell(value):
 def csv_response(program, rows: list[Row], columns: list[tuple[str, str]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="program-{program.pk}-progress.csv"'
+    response["Cache-Control"] = "private, no-store"  # every trainee's progress: no shared or on-disk cache
     writer = _SafeWriter(csv.writer(response))
     writer.writerow(
         ["trainee", "email", "start_date", "status", "ruleset"]

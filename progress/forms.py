@@ -1,5 +1,7 @@
 from django import forms
 
+from trainingportal.core.text import NOTE_TEXT
+
 
 class VirtualShareForm(forms.Form):
     """The mentor's lower virtual share for one trainee (never above the program's)."""
@@ -12,6 +14,7 @@ class VirtualShareForm(forms.Form):
         help_text="Leave empty to use the program's maximum.",
     )
     reason = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Why this trainee's share is lower",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -30,6 +33,7 @@ class PriorExperienceForm(forms.Form):
 
     competency = forms.ChoiceField(label="Competency")
     reason = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Prior experience",
         widget=forms.Textarea(attrs={"rows": 3}),
         min_length=10,

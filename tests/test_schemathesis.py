@@ -77,4 +77,3 @@ def tokens(director, mentor, trainee, enrollment, reviewer):
 def test_the_api_keeps_its_schema_for_every_role(case, tokens):
     for token in tokens.values():  # the same generated request, sent as each role
         case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
-

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import kombu.pools
 import pytest
 import redis
 from django.db import connection, transaction
@@ -74,8 +75,9 @@ def _database_url(db: dict) -> str:
 
 def _drop_producer_pool() -> None:
     # The broker connection pool keeps the URL it was made with; drop it whenever broker_url changes.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # kombu keeps one pool per URL in a process-wide registry, and app.pool is that pool: closing it without clearing
+    # the registry hands the closed pool to the next user of the same URL ("Acquire on closed pool").
+    kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
@@ -124,7 +126,9 @@ def broker(settings, monkeypatch):
 
 
 @contextmanager
-def celery_worker(*, broker_url: str, media_root: str, log_path: Path):
+def celery_worker(
+    *, broker_url: str, media_root: str, log_path: Path, pool: str = "solo", without=("heartbeat", "gossip", "mingle")
+):
     """Run `celery worker -Q pdf` against the test database; stop it on the way out, and show its log on failure."""
     name = f"worker-test-{uuid.uuid4().hex[:8]}@localhost"
     env = {key: value for key, value in os.environ.items() if not key.startswith("CELERY_")}
@@ -141,8 +145,8 @@ def celery_worker(*, broker_url: str, media_root: str, log_path: Path):
     )
     # solo: one process, so a ping is answered only between tasks, and nothing to reap on SIGTERM.
     command = [
-        str(CELERY), "-A", "trainingportal", "worker", "-Q", PDF_QUEUE, "-c", "1", "-P", "solo", "-n", name,
-        "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
+        str(CELERY), "-A", "trainingportal", "worker", "-Q", PDF_QUEUE, "-c", "1", "-P", pool, "-n", name,
+        *(f"--without-{feature}" for feature in without), "-l", "info",
     ]  # fmt: skip
     started = time.monotonic()
     with open(log_path, "wb") as log:
@@ -196,8 +200,9 @@ def test_real_worker_renders_dossier_once(broker, settings, director, mentor, en
     ]
     EntryFactory(enrollment=enrollment, supervising_mentor=mentor, submitted=True, case__reference="WK-UNSIGNED")
 
+    # prefork, as production runs it: the dossier's parts are rendered by child processes of a daemonic pool worker.
     with celery_worker(
-        broker_url=_test_redis_url(), media_root=settings.MEDIA_ROOT, log_path=tmp_path / "worker.log"
+        broker_url=_test_redis_url(), media_root=settings.MEDIA_ROOT, log_path=tmp_path / "worker.log", pool="prefork"
     ) as (worker_name, process):
         requested = time.monotonic()
         with transaction.atomic():

@@ -1,3 +1,4 @@
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -7,6 +8,7 @@ from rest_framework.response import Response
 from programs.selectors import get_program_for_user
 from trainees.selectors import active_enrollment_in_program
 from trainingportal.core.api import AccessFunctionMixin
+from trainingportal.core.idempotency import idempotent_create
 
 from . import selectors, services
 from .models import Attendance, TrainingSession
@@ -21,8 +23,16 @@ class AttendanceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _LinkOrNull(serializers.URLField):
+    """A session without a video link answers null, not "" (which is not a URI)."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class SessionSerializer(serializers.ModelSerializer):
     mentor_name = serializers.CharField(source="mentor.display_name", read_only=True)
+    link = _LinkOrNull(read_only=True, allow_null=True, help_text="The video link; null when there is none.")
     attendee_count = serializers.IntegerField(read_only=True)
     group_limit = serializers.SerializerMethodField(help_text="Places in all (cap or capacity); null: no limit.")
 
@@ -52,7 +62,12 @@ class SessionSerializer(serializers.ModelSerializer):
 
 
 class SessionDetailSerializer(SessionSerializer):
-    attendances = AttendanceSerializer(many=True, read_only=True)
+    attendances = AttendanceSerializer(
+        many=True,
+        read_only=True,
+        help_text="The rows you may read: a trainee their own, a mentor their trainees', the session's mentor and the "
+        "director all (attendee_count counts every trainee).",
+    )
 
     class Meta(SessionSerializer.Meta):
         fields = [*SessionSerializer.Meta.fields, "attendances"]
@@ -70,7 +85,7 @@ class SessionCreateSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
     capacity = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
-    link = serializers.URLField(required=False, allow_blank=True, default="")
+    link = serializers.URLField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class SessionViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -84,9 +99,13 @@ class SessionViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.Read
 
     def get_queryset(self):
         qs = selectors.sessions_for_user(self.request.user).order_by("-starts_at", "-id")
-        if self.action == "retrieve":
-            qs = qs.prefetch_related("attendances__enrollment__trainee")
+        if self.action == "retrieve" and not getattr(self, "swagger_fake_view", False):
+            qs = qs.prefetch_related(self._visible_attendances())
         return qs
+
+    def _visible_attendances(self) -> Prefetch:
+        # Only the rows the user may read (their own, their trainees', all for the leader); attendee_count counts all.
+        return Prefetch("attendances", queryset=selectors.visible_attendances(self.request.user))
 
     def get_object(self):
         session = super().get_object()
@@ -98,6 +117,7 @@ class SessionViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.Read
         return SessionDetailSerializer if self.action == "retrieve" else SessionSerializer
 
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionDetailSerializer})
+    @idempotent_create
     def create(self, request, *args, **kwargs):
         data = SessionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -122,7 +142,7 @@ class SessionViewSet(AccessFunctionMixin, mixins.CreateModelMixin, viewsets.Read
     def _respond(self, session, code=status.HTTP_200_OK):
         fresh = (
             selectors.sessions_for_user(self.request.user)
-            .prefetch_related("attendances__enrollment__trainee")
+            .prefetch_related(self._visible_attendances())
             .get(pk=session.pk)
         )
         return Response(SessionDetailSerializer(fresh, context={"request": self.request}).data, status=code)

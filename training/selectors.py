@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from programs.models import Membership, Program
 from programs.selectors import directed_program_ids, member_program_ids, program_users, roles_in_program
+from trainees.selectors import enrollments_for_user
 from trainingportal.core.access import Access
 
 from .models import Attendance, CalendarFeedToken, Lecture, LectureCompletion, TrainingSession
@@ -91,12 +92,30 @@ def session_choices_for_trainee(enrollment) -> QuerySet[TrainingSession]:
     return TrainingSession.objects.filter(program_id=enrollment.program_id).order_by("-starts_at")
 
 
-def session_attendances(session: TrainingSession) -> list[Attendance]:
-    return list(
-        session.attendances.select_related("enrollment__trainee").order_by(
-            "enrollment__trainee__full_name", "enrollment__trainee__email"
-        )
+def attendance_scope(user) -> Q:
+    """The attendance rows `user` may read, as a filter on Attendance. Join and leave times and the note on a
+    trainee's input are that trainee's training record: the trainee reads their own rows, a mentor those of the
+    trainees they supervise, the director all of the program's, and a session's own mentor every row of it (they
+    record them)."""
+    return (
+        Q(enrollment_id__in=enrollments_for_user(user).values("pk"))
+        | Q(session__mentor=user, session__program_id__in=member_program_ids(user).filter(role=Role.MENTOR))
+        | Q(session__program_id__in=directed_program_ids(user))
     )
+
+
+def visible_attendances(user) -> QuerySet[Attendance]:
+    """Attendance rows the user may read, trainee loaded, in name order (for a Prefetch or a single session)."""
+    return (
+        Attendance.objects.filter(attendance_scope(user))
+        .select_related("enrollment__trainee")
+        .order_by("enrollment__trainee__full_name", "enrollment__trainee__email")
+    )
+
+
+def session_attendances(user, session: TrainingSession) -> tuple[list[Attendance], int]:
+    """(the session's attendance rows the user may read, how many trainees attend in all). Two queries."""
+    return list(visible_attendances(user).filter(session=session)), session.attendances.count()
 
 
 def next_sessions(session: TrainingSession, *, limit: int = 5) -> list[TrainingSession]:

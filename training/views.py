@@ -112,7 +112,7 @@ def session_create(request, program_pk: int):
 
 def _detail_context(request, session, roles, **extra) -> dict:
     can_lead = selectors.can_lead(request.user, session, roles)
-    attendances = selectors.session_attendances(session)
+    attendances, attendee_count = selectors.session_attendances(request.user, session)
     own = None
     if Role.TRAINEE in roles:
         own = active_enrollment_in_program(request.user, session.program_id)
@@ -142,7 +142,8 @@ def _detail_context(request, session, roles, **extra) -> dict:
         "own_enrollment": own,
         "attending": bool(own and any(a.enrollment_id == own.pk for a in attendances)),
         "limit": limit,
-        "places_left": None if limit is None else max(limit - len(attendances), 0),
+        "attendee_count": attendee_count,
+        "places_left": None if limit is None else max(limit - attendee_count, 0),
         "is_live_acquisition": session.type == TrainingSession.Type.LIVE_ACQUISITION,
         "next_sessions": selectors.next_sessions(session),
         **extra,

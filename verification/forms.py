@@ -4,6 +4,7 @@ from assessments.models import FinalDetermination
 from programs.models import Program
 from programs.services import PROFILE_FIELDS
 from trainingportal.accounts.models import Credential
+from trainingportal.core.text import LONG_TEXT, NOTE_TEXT
 from trainingportal.engine import list_rulesets
 
 from . import compliance
@@ -34,6 +35,7 @@ class ProgramProfileForm(forms.ModelForm):
         'CMR expert".',
     )
     credential_justification = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Justification (equivalent expert only)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -118,6 +120,7 @@ class ReviewDecisionForm(forms.Form):
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
+        max_length=LONG_TEXT,
         label="Comment (the reason, for changes and declines)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -139,7 +142,10 @@ class DecisionForm(forms.Form):
         choices=[("verified", "Verify this trainee"), ("returned", "Return to the program")], widget=forms.RadioSelect
     )
     decision_reasons = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Reasons (required when returning)"
+        max_length=LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        label="Reasons (required when returning)",
     )
 
     def __init__(self, *args, **kwargs):
@@ -159,6 +165,7 @@ class ReviewNoteForm(forms.Form):
 
 class RevokeForm(forms.Form):
     reason = forms.CharField(
+        max_length=NOTE_TEXT,
         label="Why is the verification revoked?",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown on the public check page. No patient identifiers.",
@@ -176,12 +183,14 @@ class DeterminationForm(forms.Form):
     )
     in_person_entry = forms.ChoiceField(label="Case acquired and interpreted in front of the mentor", required=False)
     in_person_component = forms.CharField(
+        max_length=NOTE_TEXT,
         label="In-person final assessment",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What the mentor observed the trainee acquire and interpret. No patient identifiers.",
     )
     statement = forms.CharField(
+        max_length=LONG_TEXT,
         label="Statement",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="The determination in your words, e.g. competent to perform and interpret CMR independently.",

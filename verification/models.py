@@ -103,6 +103,11 @@ class VerificationRequest(models.Model):
     render_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The claim's lease: the rendering worker refreshes it; a claim not refreshed for DOSSIER_LEASE_SECONDS is dead
+    # and a redelivered message (or the sweeper) takes the work over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Outbox: set once the job's message reached the broker; a queued row without it is re-sent by the sweeper.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewer = models.ForeignKey(

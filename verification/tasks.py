@@ -1,9 +1,14 @@
 """Celery tasks: ids in, call a service. PDF tasks run on the `pdf` queue (CELERY_TASK_ROUTES)."""
 
+import logging
+
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_ready
 
 from .services import dossiers as services
+
+logger = logging.getLogger(__name__)
 
 
 class DossierTask(DjangoTask):
@@ -31,3 +36,13 @@ def verification_request_generate(pk: int) -> str:
 @shared_task
 def verification_requests_sweep_stuck() -> list[int]:
     return services.verification_requests_sweep_stuck()
+
+
+@worker_ready.connect
+def _sweep_when_a_worker_starts(sender, **kwargs) -> None:
+    """Every worker start (and `make demo`'s embedded beat) sweeps: a job lost with a killed worker, or never sent
+    while the broker was down, is taken up within seconds of a worker coming back, with or without beat."""
+    try:
+        verification_requests_sweep_stuck.delay()
+    except Exception:  # noqa: BLE001 - a broker hiccup at start-up must not stop the worker; beat sweeps later
+        logger.exception("Could not queue the stuck-dossier sweep at worker start")

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from trainees.selectors import active_enrollment_for_trainee, enrollments_for_user
 from training.selectors import session_choices_for_trainee
 from trainingportal.core.forms import add_service_errors, form_status
+from trainingportal.core.idempotency import form_token, once_per_form_token
 
 from .. import selectors, services
 from ..forms import AmendForm, BatchSignForm, EntryForm, GroupReviewForm, MentorReadForm, ReviewForm
@@ -40,6 +41,7 @@ def _form_context(form, enrollment, **extra) -> dict:
 
 
 @login_required
+@once_per_form_token
 def entry_create(request):
     enrollment = active_enrollment_for_trainee(request.user)
     if enrollment is None:
@@ -81,9 +83,8 @@ def entry_create(request):
             if request.POST.get("action") == "submit_another":
                 return redirect(f"{request.path}?like={entry.pk}")
             return redirect("cases:detail", pk=entry.pk)
-    return render(
-        request, "cases/entry_form.html", _form_context(form, enrollment, creating=True), status=form_status(form)
-    )
+    context = {**_form_context(form, enrollment, creating=True), "form_token": form_token(request)}
+    return render(request, "cases/entry_form.html", context, status=form_status(form))
 
 
 def _recent_sessions(enrollment, *, keep=None):

@@ -48,6 +48,7 @@ def import_template(request):
         return _not_a_trainee(request)
     response = HttpResponse("\ufeff" + importing.template_csv(enrollment), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="case-log-import-template.csv"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -135,7 +136,8 @@ def _import_upload(request, handler: _CappedMemoryUploadHandler):
         "categories": curriculum_topics(),
         "max_rows": importing.MAX_ROWS,
     }
-    return render(request, "cases/io_import.html", context)
+    # A refused upload (too big, unreadable) is a client error, with the reasons on the page.
+    return render(request, "cases/io_import.html", context, status=400 if form.errors else 200)
 
 
 def _dry_run_page(request, enrollment, report, sha256: str, filename: str, form):
@@ -146,7 +148,8 @@ def _dry_run_page(request, enrollment, report, sha256: str, filename: str, form)
         "filename": filename,
         "form": form,
     }
-    return render(request, "cases/io_dry_run.html", context)
+    # A file with refused rows answers 400 with the per-line errors; a clean one 200.
+    return render(request, "cases/io_dry_run.html", context, status=200 if report.ok else 400)
 
 
 def _confirm(request, enrollment):

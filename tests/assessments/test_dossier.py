@@ -298,8 +298,11 @@ def test_sweeper_requeues_a_stuck_request_and_leaves_a_fresh_one(
     stuck = VerificationRequestFactory(
         enrollment=enrollment, status=Status.GENERATING, started_at=now - timeout - datetime.timedelta(seconds=5)
     )
-    fresh = VerificationRequestFactory(
-        enrollment=other_enrollment, status=Status.GENERATING, started_at=now - timeout + datetime.timedelta(seconds=60)
+    fresh = VerificationRequestFactory(  # long-running, but its worker keeps the claim alive
+        enrollment=other_enrollment,
+        status=Status.GENERATING,
+        started_at=now - timeout + datetime.timedelta(seconds=60),
+        heartbeat_at=now - datetime.timedelta(seconds=5),
     )
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -202,7 +202,7 @@ def test_template_has_the_header_and_an_example_row_that_imports_cleanly(trainee
 def test_file_over_2_mb_is_refused_with_a_clear_message(trainee_client):
     content = _csv([_row()]) + b"#" * (importing.MAX_BYTES + 1)
     response = _upload(trainee_client, content)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "The file is larger than 2 MB" in response.content.decode()
     assert "report" not in response.context
     assert "cases_io_import" not in trainee_client.session
@@ -260,7 +260,7 @@ def test_dry_run_reports_each_bad_row_with_its_line_number_and_saves_nothing(tra
     ]
     response = _upload(trainee_client, _csv(rows))
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # a refused file is a client error, with the per-line errors
     assert _errors(response) == {
         4: ["date"],
         5: ["categories"],
@@ -362,7 +362,7 @@ def test_import_with_one_bad_row_saves_nothing_and_reports_the_row(trainee_clien
 
     response = _confirm(trainee_client, dry_run)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert _counts() == before
     assert _errors(response) == {3: ["supervising_mentor"]}
     page = response.content.decode()

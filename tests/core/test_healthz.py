@@ -3,6 +3,7 @@ down. The Celery app reads its broker from `app.conf`, so the tests point it els
 
 import socket
 
+import kombu.pools
 import pytest
 
 from trainingportal.celery import app
@@ -34,10 +35,12 @@ def broker(settings):
         app._pool = None
 
     yield use
-    if app._pool is not None:  # a pool built for the test URL must not outlive the test
-        app._pool.force_close_all()
+    # A pool built for the test URL must not outlive the test; kombu's registry would hand it, closed, to the next
+    # user of the same URL ("Acquire on closed pool"), so reset the registry rather than close app._pool alone.
+    kombu.pools.reset()
     app.conf.broker_url = saved
     app._pool = None
+    app.amqp._producer_pool = None
 
 
 def test_healthz_reports_database_broker_and_worker(client):

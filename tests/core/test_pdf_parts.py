@@ -3,6 +3,7 @@ here, in order, numbered across the parts, with the text extractable, and nothin
 resolved."""
 
 import io
+import multiprocessing
 import subprocess
 
 import pytest
@@ -68,5 +69,26 @@ def test_a_document_in_parts_keeps_the_template_and_its_stylesheet(settings, tmp
 @pytest.mark.parametrize("src", ["file:///etc/passwd", "http://example.com/x.png"])
 def test_a_part_fetches_nothing_the_parent_did_not_resolve(src):
     html = f'<html><body><img src="{src}"></body></html>'
-    with pytest.raises(BaseException, match="Error fetching"):
-        pdf_parts.render_parts([html, html], STATIC_PREFIX, {}, workers=2)
+    with pytest.raises(pdf_parts.PartRenderError, match="Error fetching"):  # refused in the child process
+        pdf_parts.render_parts(["<html><body><p>Front</p></body></html>", html], STATIC_PREFIX, {}, workers=2)
+
+
+def _render_in_a_daemon(queue):
+    htmls = [_html("Front", 1), _html("Log A", 1), _html("Log B", 1)]
+    try:
+        parts = pdf_parts.render_parts(htmls, STATIC_PREFIX, _static_resources(htmls), workers=2)
+        queue.put(("ok", len(parts)))
+    except BaseException as exc:
+        queue.put(("error", repr(exc)))
+
+
+def test_parts_render_from_a_daemonic_process_as_celery_prefork_workers_are():
+    # multiprocessing refuses children to daemonic processes ("daemonic processes are not allowed to have children"):
+    # the parts must not depend on it.
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    daemon = context.Process(target=_render_in_a_daemon, args=(queue,), daemon=True)
+    daemon.start()
+    result = queue.get(timeout=120)
+    daemon.join(timeout=10)
+    assert result == ("ok", 3)

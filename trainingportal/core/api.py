@@ -9,6 +9,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -43,4 +44,8 @@ def exception_handler(exc, context):
     non_field_errors). DRF already answers Django's PermissionDenied with 403 and Http404 with 404."""
     if isinstance(exc, DjangoValidationError):
         exc = as_drf_error(exc)
+    elif isinstance(exc, Http404):
+        # One body for every 404: an id that exists but is not yours answers exactly like an id that does not exist
+        # (the access functions' messages and DRF's "No X matches the given query." would name the model).
+        exc = NotFound()
     return drf_exception_handler(exc, context)

@@ -271,11 +271,13 @@ def sparkline(values: list[int], *, width=120, height=28) -> SafeString:
 
 
 def _svg(chart_id: str, width, height, title: str, summary: str, parts: list[str], *, max_width=None) -> SafeString:
-    # width/height attributes give the size where CSS is missing; the style scales the chart with its container.
-    style = "display:block;width:100%;height:auto" + (f";max-width:{max_width}px" if max_width else "")
+    # width/height attributes give the size where CSS is missing; the classes (static/css/app.css, pdf/dossier.css)
+    # scale the chart with its container, a capped one never beyond its own width. Classes, not a style attribute:
+    # the pages' Content-Security-Policy allows no inline style.
+    classes = "tp-chart tp-chart-capped" if max_width else "tp-chart"
     markup = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
-        f' style="{style}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"'
+        f' class="{classes}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"'
         f' font-family="{FONT}" font-size="{FONT_SIZE}">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>' + "".join(parts) + "</svg>"

@@ -83,7 +83,7 @@ def render_pdf_parts(template_name: str, contexts: list[dict], *, filename: str)
     htmls = [render_to_string(template_name, context) for context in contexts]
     try:
         parts = pdf_parts.render_parts(htmls, STATIC_PREFIX, _static_resources(htmls), workers=settings.PDF_WORKERS)
-    except FatalURLFetchingError as exc:
+    except (FatalURLFetchingError, pdf_parts.PartRenderError) as exc:
         raise ValueError(f"a resource of the PDF could not be loaded: {exc.__cause__ or exc}") from exc
     content, pages = pdf_parts.join_and_number(parts)
     return RenderedPDF(filename, "application/pdf", content, pages)

@@ -2,15 +2,18 @@
 
 WeasyPrint lays out one document on one core; a dossier's case log of 1,500 entries is most of its time. The caller
 renders the HTML of each part (the front matter, then slices of the case log) and this module renders them in a pool
-of processes, joins them with pypdf and stamps "Page i of n" on every page. No Django here: the pool's processes
-start from a fork server that has imported only this module (WeasyPrint, pypdf), and they fetch nothing but data:
-URIs and the static files the parent resolved for them. Same HTML → same bytes (no dates, ids or random names).
+of child processes, joins them with pypdf and stamps "Page i of n" on every page. No Django here: the children run
+this file as a script (WeasyPrint, pypdf) and fetch nothing but data: URIs and the static files the parent resolved
+for them. Same HTML → same bytes (no dates, ids or random names).
 """
 
 import io
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+import pickle  # noqa: S403 - between this process and the child it starts, nothing else
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
@@ -95,23 +98,65 @@ def join_and_number(parts: list[bytes], *, metadata_from: int = 0) -> tuple[byte
     return out.getvalue(), total
 
 
-_POOL_CONTEXT = None
+class PartRenderError(RuntimeError):
+    """A part failed in its rendering process; the message carries the original error."""
 
 
-def _context():
-    """A fork server that has imported this module only: safe to use from threaded or daemonic parents (gunicorn,
-    Celery's prefork children) and quick to fork from."""
-    global _POOL_CONTEXT
-    if _POOL_CONTEXT is None:
-        _POOL_CONTEXT = get_context("forkserver")
-        _POOL_CONTEXT.set_forkserver_preload([__name__])
-    return _POOL_CONTEXT
+def _render_in_subprocess(htmls: list[str], base_url: str, resources: dict) -> subprocess.Popen:
+    """A plain child process (this file run as a script: WeasyPrint and pypdf only, no Django, no multiprocessing —
+    which refuses to start children from Celery's daemonic prefork workers). It reads its parts from stdin and
+    writes their PDFs to stdout, pickled: parent and child are the same program."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.payload = pickle.dumps((htmls, base_url, resources), protocol=pickle.HIGHEST_PROTOCOL)
+    return process
 
 
 def render_parts(htmls: list[str], base_url: str, resources: dict, *, workers: int | None = None) -> list[bytes]:
-    """Each HTML rendered to PDF bytes, in order: in this process for one part, else in a pool of processes."""
+    """Each HTML rendered to PDF bytes, in order. One part, or one worker: here. Otherwise the first part here while
+    the others are laid out in up to `workers` child processes started for this document."""
     workers = max(1, min(len(htmls), workers or os.cpu_count() or 1))
     if workers == 1:
         return [render_part(html, base_url, resources) for html in htmls]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        return list(pool.map(render_part, htmls, [base_url] * len(htmls), [resources] * len(htmls)))
+    rest = list(range(1, len(htmls)))
+    groups = [rest[i::workers] for i in range(min(workers, len(rest)))]
+    processes = [_render_in_subprocess([htmls[i] for i in group], base_url, resources) for group in groups]
+    outputs: list = [None] * len(processes)
+
+    def collect(n: int) -> None:
+        outputs[n] = processes[n].communicate(processes[n].payload)
+
+    threads = [threading.Thread(target=collect, args=(n,), daemon=True) for n in range(len(processes))]
+    for thread in threads:
+        thread.start()
+    try:
+        results: dict[int, bytes] = {0: render_part(htmls[0], base_url, resources)}
+    finally:
+        for thread in threads:
+            thread.join()
+    for group, process, (stdout, stderr) in zip(groups, processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise PartRenderError(f"a part of the PDF failed: {stderr.decode(errors='replace').strip()[-2000:]}")
+        status, value = pickle.loads(stdout)  # noqa: S301 - our own child process
+        if status != "ok":
+            raise PartRenderError(value)
+        results.update(zip(group, value, strict=True))
+    return [results[i] for i in range(len(htmls))]
+
+
+def _child() -> int:
+    htmls, base_url, resources = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
+    try:
+        value = ("ok", [render_part(html, base_url, resources) for html in htmls])
+    except BaseException as exc:  # WeasyPrint's fatal fetch error is a BaseException
+        value = ("error", f"{type(exc).__name__}: {exc}")
+    sys.stdout.buffer.write(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child())

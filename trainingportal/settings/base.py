@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +63,38 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "programs.mfa.RequireMFAMiddleware",
 ]
+
+# Content-Security-Policy (Django's own): scripts, styles, images and fonts from this site only, no inline script
+# or style anywhere (every page's JS is in static/js, its CSS in static/css; charts and bars use SVG attributes and
+# classes). One exception, the Swagger UI at /api/docs/ (trainingportal/urls.py, SWAGGER_UI_CSP).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],  # data: for the TOTP setup QR code allauth renders as a data URI
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Browser features no page uses are switched off; WebAuthn (passkeys, security keys) and copying recovery codes stay
+# on for this site only.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "display-capture": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+    "clipboard-write": ["self"],
+}
 
 ROOT_URLCONF = "trainingportal.urls"
 WSGI_APPLICATION = "trainingportal.wsgi.application"
@@ -72,6 +107,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "programs.context_processors.navigation",
@@ -121,6 +157,13 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_ADAPTER = "trainingportal.accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[trainingportal] "
+# Failed sign-ins are counted per client address and per account (the e-mail tried), in the shared cache (CACHES):
+# with one cache for every gunicorn worker and host, the limit is the limit, not the limit times the workers.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip", "reset_password": "20/m/ip,5/m/key"}
+# The client address allauth counts by: behind N proxies of ours, the N-th address from the right of X-Forwarded-For
+# (0: ignore the header, which a client can forge); or a header the proxy sets (e.g. X-Real-IP).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default="") or None
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_TOTP_ISSUER = "trainingportal"
@@ -141,11 +184,45 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Media (remote training plans, dossiers) in an S3-compatible bucket (django-storages) when one is configured: then
+# every web and worker machine reads the same files. Private objects, read through the app (signed URLs are not used:
+# downloads go through the access checks and FileResponse). Without a bucket, MEDIA_ROOT on local disk (one host).
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env("S3_ENDPOINT_URL", default="") or None,  # MinIO, Ceph, ...; None: AWS itself
+            "region_name": env("S3_REGION_NAME", default="") or None,
+            # No keys: boto3's own chain (instance role, ...).
+            "access_key": env("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env("S3_LOCATION", default="media"),
+            "default_acl": None,  # the bucket's own policy: private
+            "file_overwrite": False,  # as on disk: a new name rather than silently replacing another file
+            "addressing_style": env("S3_ADDRESSING_STYLE", default="") or None,  # "path" for most self-hosted
+        },
+    }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="trainingportal <noreply@trainingportal.test>")
+
+# The cache every process shares (allauth's rate limits, single-use TOTP codes): Redis when REDIS_URL (or CACHE_URL)
+# is set; else each process's own memory, for the demo's single web process and the tests.
+CACHE_URL = env("CACHE_URL", default=env("REDIS_URL", default=""))
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "tp",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery. The broker is, in this order:
 # - Redis when REDIS_URL is set (production, docker compose);
@@ -164,7 +241,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "pdf"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A worker keeps trying to reach Redis however long it is away (the default gives up after 100 tries and the worker
+# exits, with nothing to restart it); a render in progress is not cancelled on connection loss: it finishes and
+# writes the row (tests/verification/test_faults.py), and the lease + sweeper recover a job lost with its message.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    # Notice a dead Redis connection (restart, failover) before using it, and retry a command that timed out.
+    "health_check_interval": 10,
+    "retry_on_timeout": True,
+    "socket_keepalive": True,
+}
 
 
 def filesystem_broker_options(directory: Path) -> dict:
@@ -193,7 +281,7 @@ if DEMO_BROKER_DIR:
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-dossiers": {
         "task": "verification.tasks.verification_requests_sweep_stuck",
-        "schedule": 300.0,
+        "schedule": env.float("DOSSIER_SWEEP_SECONDS", default=60.0),
     },
     # Daily at 07:00 UTC: mentor review digests and trainee logging nudges (cases/reminders.py).
     "case-log-reminders": {
@@ -203,6 +291,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A dossier job still "generating" after this many seconds is considered lost and re-queued.
 DOSSIER_STUCK_AFTER_SECONDS = env.int("DOSSIER_STUCK_AFTER_SECONDS", default=900)
+# A rendering worker refreshes its claim (heartbeat_at) every third of this; a claim older than this is dead, and a
+# redelivered message or the sweeper takes the work over at once instead of waiting DOSSIER_STUCK_AFTER_SECONDS.
+DOSSIER_LEASE_SECONDS = env.int("DOSSIER_LEASE_SECONDS", default=60)
+# Tests only: seconds the render pauses (in slices, heartbeating) so that a test can kill a worker or Redis mid-render.
+DOSSIER_RENDER_DELAY_SECONDS = env.float("DOSSIER_RENDER_DELAY_SECONDS", default=0.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -229,6 +322,8 @@ SPECTACULAR_SETTINGS = {
         "EntryDeliveryEnum": "cases.models.CaseLogEntry.Delivery",
         "SessionDeliveryEnum": "training.models.TrainingSession.Delivery",
         "SignOffDeliveryEnum": "assessments.models.SignOff.Delivery",
+        "DossierStatusEnum": "verification.models.VerificationRequest.Status",
+        "ProgramVerificationStatusEnum": "programs.models.Program.VerificationStatus",
     },
     # Self-hosted Swagger UI (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -250,6 +345,8 @@ LOGGING = {
 }
 
 INVITATION_VALID_DAYS = 14
+# How long a create's Idempotency-Key (API) or one-time form token is remembered.
+IDEMPOTENCY_KEY_HOURS = 24
 
 # Processes that render the parts of a long PDF (the dossier's case log) side by side; 0 = one per CPU.
 PDF_WORKERS = env.int("PDF_WORKERS", default=0)

@@ -14,6 +14,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 REQUIRE_MFA = True
+# Each test process its own cache (tests clear it; the Redis database is the broker's): the shared Redis cache has its
+# own test, tests/test_rate_limits.py.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tests run tasks eagerly unless a test starts a real worker (tests/test_worker_integration.py).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "tmp" / "test-media"))

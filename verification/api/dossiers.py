@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.api import AccessFunctionMixin
+from trainingportal.core.idempotency import idempotent_create
 
 from .. import selectors
 from ..dossier import dossier_response
@@ -91,6 +92,7 @@ class VerificationRequestViewSet(AccessFunctionMixin, mixins.CreateModelMixin, v
         return selectors.verification_requests_for_user(self.request.user).order_by("-created_at", "-id")
 
     @extend_schema(request=VerificationRequestCreateSerializer, responses={202: VerificationRequestSerializer})
+    @idempotent_create
     def create(self, request, *args, **kwargs):
         serializer = VerificationRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -7,19 +7,24 @@ the new status, gives the reasons where there are any and the link to the dossie
 
 import hashlib
 import logging
+import os
+import tempfile
+import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.mail import send_mail
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from programs.models import Membership
 from programs.selectors import is_program_member
@@ -38,10 +43,79 @@ Status = VerificationRequest.Status
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
-def _enqueue(pk: int) -> None:
+def _dispatch(pk: int) -> None:
+    """Send the job's message now and note it on the row (the outbox). With the broker down the row stays queued and
+    undispatched, the request still succeeds, and the sweeper sends it when the broker is back."""
     from ..tasks import verification_request_generate  # the task module imports this one (documented exception)
 
-    verification_request_generate.delay_on_commit(pk)
+    try:
+        verification_request_generate.apply_async((pk,), retry=True, retry_policy={"max_retries": 1})
+    except (BrokerError, OSError) as exc:
+        logger.warning("Dossier job %s not sent (%s: %s); the sweeper sends it later", pk, type(exc).__name__, exc)
+        return
+    VerificationRequest.objects.filter(pk=pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+
+
+def _enqueue(pk: int) -> None:
+    # After commit, so that the worker finds the row; never raises (see _dispatch).
+    transaction.on_commit(lambda: _dispatch(pk))
+
+
+def _dead_claim(cutoff) -> Q:
+    """A "generating" row whose claim was not refreshed since `cutoff`: its worker is gone."""
+    return Q(status=Status.GENERATING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the claim's lease while the render runs (its own database connection, closed at the end)."""
+
+    def __init__(self, pk: int, claimed_at) -> None:
+        super().__init__(name=f"dossier-heartbeat-{pk}", daemon=True)
+        self.pk, self.claimed_at = pk, claimed_at
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(settings.DOSSIER_LEASE_SECONDS / 3, 0.2)
+        try:
+            while not self.stopped.wait(interval):
+                try:
+                    VerificationRequest.objects.filter(
+                        pk=self.pk, status=Status.GENERATING, started_at=self.claimed_at
+                    ).update(heartbeat_at=timezone.now())
+                except (OperationalError, InterfaceError):
+                    connection.close()  # the next beat opens a fresh connection
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+def _store_atomically(name: str, content: bytes) -> str:
+    """Write the file so that a reader never sees half of it: a temporary file renamed into place on local disk;
+    other storages (S3) make an object visible only once it is complete."""
+    if isinstance(default_storage, FileSystemStorage):
+        path = default_storage.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".pdf")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return name
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(content))
 
 
 def _check_director(actor, enrollment) -> None:
@@ -68,52 +142,84 @@ def verification_request_generate(*, pk: int) -> VerificationRequest:
     Transient errors put the request back in the queue and propagate (the task retries); any other error marks it
     failed with a reason a person can read.
     """
-    claimed = VerificationRequest.objects.filter(pk=pk, status=Status.QUEUED).update(
-        status=Status.GENERATING, started_at=timezone.now(), attempts=F("attempts") + 1, failure_reason=""
+    # The claim: a queued row, or one whose previous claim is dead (its worker was killed and this is the redelivered
+    # message). A live claim (heartbeat within the lease) belongs to another worker: leave it.
+    now = timezone.now()
+    lease_cutoff = now - timedelta(seconds=settings.DOSSIER_LEASE_SECONDS)
+    claimed = (
+        VerificationRequest.objects.filter(pk=pk)
+        .filter(Q(status=Status.QUEUED) | _dead_claim(lease_cutoff))
+        .update(
+            status=Status.GENERATING,
+            started_at=now,
+            heartbeat_at=now,
+            dispatched_at=Coalesce(F("dispatched_at"), now),
+            attempts=F("attempts") + 1,
+            failure_reason="",
+        )
     )
     vr = VerificationRequest.objects.select_related("enrollment__program__director", "requested_by").get(pk=pk)
     if not claimed:
         return vr  # done already, or another worker has it
+    mine = Q(pk=pk, status=Status.GENERATING, started_at=now)  # this claim, not a later take-over
     started = time.monotonic()
+    heartbeat = _Heartbeat(pk, now)
+    heartbeat.start()
     try:
         if vr.snapshot is None:
             vr.snapshot = build_snapshot(vr)
             vr.save(update_fields=["snapshot"])
+        if settings.DOSSIER_RENDER_DELAY_SECONDS:
+            time.sleep(settings.DOSSIER_RENDER_DELAY_SECONDS)
         rendered = render_dossier(vr.snapshot)
     except TRANSIENT_ERRORS:
-        VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(status=Status.QUEUED)
+        VerificationRequest.objects.filter(mine).update(status=Status.QUEUED)
         raise
     except RENDER_ERRORS as exc:
         logger.exception("Dossier %s failed to render", vr.code)
         verification_request_fail(pk=pk, reason=f"The PDF could not be rendered ({type(exc).__name__}: {exc}).")
         vr.refresh_from_db()
         return vr
+    finally:
+        heartbeat.stop()
 
     digest = hashlib.sha256(rendered.content).hexdigest()
-    name = f"dossiers/{vr.code}.pdf"
-    # Regeneration replaces the old file. The row points at the file only once it is completely written.
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    stored_name = default_storage.save(name, ContentFile(rendered.content))
+    # Regeneration replaces the old file; the row points at the file only once it is completely written.
+    stored_name = _store_atomically(f"dossiers/{vr.code}.pdf", rendered.content)
+    changes = {
+        "status": Status.READY,
+        "dossier": stored_name,
+        "sha256": digest,
+        "size_bytes": len(rendered.content),
+        "page_count": rendered.page_count,
+        "render_ms": int((time.monotonic() - started) * 1000),
+    }
+    # The file is complete; a dropped database connection must not leave the row "generating" without its hash, so
+    # the final write is retried on a fresh connection (outside any atomic block: a task's own).
+    for attempt in range(3):
+        try:
+            _mark_ready(vr, mine, changes)
+            break
+        except (OperationalError, InterfaceError):
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            logger.warning("Dossier %s: final write failed, retrying on a fresh connection", vr.code)
+            connection.close()
+            time.sleep(0.5 * (attempt + 1))
+    return vr
+
+
+def _mark_ready(vr: VerificationRequest, mine: Q, changes: dict) -> None:
     with transaction.atomic():
-        moved = VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(
-            status=Status.READY,
-            dossier=stored_name,
-            sha256=digest,
-            size_bytes=len(rendered.content),
-            page_count=rendered.page_count,
-            ready_at=timezone.now(),
-            render_ms=int((time.monotonic() - started) * 1000),
-        )
+        moved = VerificationRequest.objects.filter(mine).update(ready_at=timezone.now(), **changes)
         vr.refresh_from_db()
         if moved:
             log_action(
                 actor=None,
                 action="verification_request.ready",
                 obj=vr,
-                after={"sha256": digest, "pages": rendered.page_count},
+                after={"sha256": changes["sha256"], "pages": changes["page_count"]},
             )
-    return vr
 
 
 def verification_request_fail(*, pk: int, reason: str) -> None:
@@ -125,7 +231,9 @@ def verification_request_fail(*, pk: int, reason: str) -> None:
 @transaction.atomic
 def verification_request_retry(*, actor, vr: VerificationRequest) -> VerificationRequest:
     _check_director(actor, vr.enrollment)
-    moved = VerificationRequest.objects.filter(pk=vr.pk, status=Status.FAILED).update(status=Status.QUEUED)
+    moved = VerificationRequest.objects.filter(pk=vr.pk, status=Status.FAILED).update(
+        status=Status.QUEUED, dispatched_at=None
+    )
     if not moved:
         raise ValidationError("Only a failed dossier can be generated again.")
     vr.refresh_from_db()
@@ -280,16 +388,27 @@ def verification_request_revoke(*, actor, vr: VerificationRequest, reason: str) 
 
 
 def verification_requests_sweep_stuck(*, now=None) -> list[int]:
-    """Re-queue requests whose job was lost (worker killed mid-render, message dropped). Returns the ids re-queued."""
+    """Re-queue requests whose job was lost and send their message again. Returns the ids re-queued:
+    - "generating" with a dead claim (worker killed mid-render, its database connection lost): at once, by the lease;
+    - "queued" whose message never reached the broker (it was down when the request was made): at once (outbox);
+    - "queued" whose message was sent DOSSIER_STUCK_AFTER_SECONDS ago and not picked up (message dropped).
+    Runs from beat and whenever a worker starts (verification/tasks.py); a duplicate message is harmless (the claim).
+    """
     now = now or timezone.now()
+    lease_cutoff = now - timedelta(seconds=settings.DOSSIER_LEASE_SECONDS)
     cutoff = now - timedelta(seconds=settings.DOSSIER_STUCK_AFTER_SECONDS)
     stuck = list(
         VerificationRequest.objects.filter(
-            Q(status=Status.GENERATING, started_at__lt=cutoff) | Q(status=Status.QUEUED, created_at__lt=cutoff)
+            _dead_claim(lease_cutoff)
+            | Q(status=Status.QUEUED, dispatched_at__isnull=True)
+            | Q(status=Status.QUEUED, dispatched_at__lt=cutoff)
         ).values_list("pk", flat=True)
     )
     for pk in stuck:
         with transaction.atomic():
-            VerificationRequest.objects.filter(pk=pk, status=Status.GENERATING).update(status=Status.QUEUED)
+            VerificationRequest.objects.filter(Q(pk=pk) & _dead_claim(lease_cutoff)).update(
+                status=Status.QUEUED, heartbeat_at=None
+            )
+            VerificationRequest.objects.filter(pk=pk, status=Status.QUEUED).update(dispatched_at=None)
             _enqueue(pk)
     return stuck

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from progress.selectors.determinations import determination_state
 from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.forms import add_service_errors
+from trainingportal.core.idempotency import new_form_token, once_per_form_token
 
 from .. import selectors
 from ..dossier import dossier_response, snapshot_download
@@ -23,6 +24,7 @@ QUEUE_PAGE_SIZE = 25
 
 @login_required
 @require_POST
+@once_per_form_token
 def request_create(request, enrollment_pk: int):
     enrollment = get_enrollment_for_user(request.user, enrollment_pk, action="request_verification").obj
     try:
@@ -44,6 +46,7 @@ def enrollment_dossiers(request, enrollment_pk: int):
         "enrollment": enrollment,
         "is_director": "director" in roles,
         "verification_requests": selectors.requests_for_enrollment(enrollment),
+        "form_token": new_form_token(),  # the request form is sent once, however often it is clicked
         **determination_state(enrollment),
     }
     return render(request, "verification/enrollment_dossiers.html", context)

@@ -70,11 +70,13 @@ def plan(request, pk: int):
     program = selectors.get_program_for_review(request.user, pk, action="plan").obj
     if not program.remote_training_plan:
         raise Http404("No remote training plan uploaded.")
-    return FileResponse(
+    response = FileResponse(
         program.remote_training_plan.open("rb"),
         content_type="application/pdf",
         filename=f"remote-training-plan-{program.pk}.pdf",
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required
