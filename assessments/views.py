@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trainees.selectors import get_enrollment_for_user
 from trainingportal.core.forms import add_service_errors
+from trainingportal.core.idempotency import form_token, once_per_form_token
 
 from . import selectors, services
 from .forms import ENTRY_CHOICES_LIMIT, SignOffForm
@@ -34,6 +35,7 @@ def competencies(request, pk: int):
 
 
 @login_required
+@once_per_form_token
 def sign_off(request, pk: int, code: str):
     """GET: the competency, its sign-off and history; the form for an assessor. POST: sign off, or amend."""
     enrollment, roles = get_enrollment_for_user(
@@ -104,5 +106,6 @@ def sign_off(request, pk: int, code: str):
         "level_label": framework.level_label(current.entrustment_level) if current else "",
         "amendments": selectors.sign_off_amendments(current) if current else [],
         "form": form,
+        "form_token": form_token(request),
     }
     return render(request, "assessments/sign_off.html", context, status=status)

@@ -438,3 +438,20 @@ def test_the_competency_page_costs_the_same_for_many_sign_offs(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert b"5 of 14" in response.content
+
+
+def test_a_sign_off_form_sent_twice_signs_once(client, enrollment, mentor):
+    entry = _entry(enrollment, mentor)
+    client.force_login(mentor)
+    url = reverse("trainees:sign_off", args=[enrollment.pk, "lge-viability"])
+    page = client.get(url).content.decode()
+    token = page.split('name="form_token" value="', 1)[1].split('"', 1)[0]
+    data = {**_form([entry]), "form_token": token}
+
+    first = client.post(url, data)
+    again = client.post(url, data)  # a double click, or the browser re-sending after a lost response
+
+    assert first.status_code == again.status_code == 302
+    assert again["Location"] == first["Location"]
+    assert SignOff.objects.filter(enrollment=enrollment).count() == 1
+    assert not SignOffAmendment.objects.exists()
