@@ -45,7 +45,8 @@ class SignOffSerializer(serializers.ModelSerializer):
         return selectors.is_entrusted(sign_off)
 
     def get_amendments(self, sign_off) -> int:
-        return getattr(sign_off, "amendment_count", None) or sign_off.amendments.count()
+        # Annotated by every queryset the API reads (sign_offs_for_user): no query per row.
+        return sign_off.amendment_count
 
 
 class _SignOffValues(serializers.Serializer):

@@ -31,7 +31,12 @@ def sign_offs_for_user(user) -> QuerySet[SignOff]:
 
 def get_sign_off_for_user(user, pk: int, *, action: str = "view") -> Access[SignOff]:
     """The one access point for a sign-off: that of its enrollment (outsiders 404, members without the role 403)."""
-    sign_off = SignOff.objects.select_related("competency", "signer").filter(pk=pk).first()
+    sign_off = (
+        SignOff.objects.select_related("competency", "signer")
+        .annotate(amendment_count=Count("amendments"))
+        .filter(pk=pk)
+        .first()
+    )
     if sign_off is None or not user.is_authenticated:
         raise Http404("No such sign-off.")
     enrollment, roles = get_enrollment_for_user(user, sign_off.enrollment_id, action=action)

@@ -455,3 +455,19 @@ def test_a_sign_off_form_sent_twice_signs_once(client, enrollment, mentor):
     assert again["Location"] == first["Location"]
     assert SignOff.objects.filter(enrollment=enrollment).count() == 1
     assert not SignOffAmendment.objects.exists()
+
+
+def test_the_api_list_costs_the_same_for_many_sign_offs(enrollment, mentor, director, django_assert_max_num_queries):
+    entry = _entry(enrollment, mentor)
+    api = APIClient()
+    api.force_authenticate(director)
+    _sign(mentor, enrollment, "congenital", entry_ids=[entry.pk])
+    with django_assert_max_num_queries(50) as one:
+        assert api.get("/api/v1/sign-offs/").status_code == 200
+    for code in ("lge-viability", "vascular", "flow-valves", "report-writing", "parametric-mapping"):
+        _sign(mentor, enrollment, code, entry_ids=[entry.pk])
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        rows = api.get("/api/v1/sign-offs/").json()["results"]
+    assert len(rows) == 6 and {row["amendments"] for row in rows} == {0}
+    detail = api.get(f"/api/v1/sign-offs/{rows[0]['id']}/")
+    assert detail.status_code == 200 and detail.json()["amendments"] == 0
